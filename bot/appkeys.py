@@ -1,0 +1,14 @@
+"""Typed keys for what the aiohttp application holds."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from bot.dispatch import EventDispatcher
+from bot.services import Services
+
+SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
+DISPATCHER: web.AppKey[EventDispatcher] = web.AppKey("dispatcher", EventDispatcher)
+DB_CONTEXT: web.AppKey[Any] = web.AppKey("db_context", object)

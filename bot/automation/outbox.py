@@ -1,0 +1,217 @@
+"""The outbox: every outgoing message is a row before it is an HTTP call.
+
+Order of work for each row: insert (pending) → claim (sending) → call LINE → mark sent or
+failed. Pushes carry the row's `X-Line-Retry-Key`, so a retry after a crash or a timeout is
+accepted by LINE at most once (409 = it already was). A reply whose token went stale or was
+refused falls back to a push. Rows that could not be sent are retried by `retry_due()` with
+backoff, honouring LINE's Retry-After.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+
+from bot import clock
+from bot.db.models import OutboxMessage
+from bot.line.client import LineApiError, LineClient
+
+log = logging.getLogger(__name__)
+
+REPLY_TOKEN_FRESH = timedelta(seconds=50)
+STALE_SENDING = timedelta(minutes=2)
+MAX_ATTEMPTS = 8
+MAX_BACKOFF_S = 600.0
+MAX_MESSAGES_PER_REQUEST = 5
+
+
+class Status:
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+
+def _backoff(attempts: int, retry_after: float | None) -> timedelta:
+    seconds = min(2.0**attempts, MAX_BACKOFF_S)
+    if retry_after is not None:
+        seconds = max(seconds, retry_after)
+    return timedelta(seconds=seconds)
+
+
+class Outbox:
+    def __init__(self, line: LineClient) -> None:
+        self.line = line
+
+    async def enqueue(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        source: str,
+        reply_token: str | None = None,
+        reply_expires_at: Any = None,
+        dedupe_key: str | None = None,
+    ) -> OutboxMessage:
+        """Write the row (or find the one an earlier attempt of the same work wrote)."""
+        if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
+            raise ValueError("a LINE request carries 1 to 5 messages")
+        if dedupe_key:
+            existing = await OutboxMessage.get_or_none(dedupe_key=dedupe_key)
+            if existing is not None:
+                return existing
+        try:
+            return await OutboxMessage.create(
+                dedupe_key=dedupe_key,
+                user_id=user_id,
+                kind="reply" if reply_token else "push",
+                reply_token=reply_token,
+                reply_expires_at=reply_expires_at,
+                messages=json.dumps(messages, ensure_ascii=False),
+                retry_key=uuid.uuid4(),
+                status=Status.PENDING,
+                source=source,
+                created_at=clock.now(),
+                next_attempt_at=clock.now(),
+            )
+        except IntegrityError:
+            if dedupe_key is None:
+                raise
+            return await OutboxMessage.get(dedupe_key=dedupe_key)
+
+    async def send(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        source: str,
+        reply_token: str | None = None,
+        reply_expires_at: Any = None,
+        dedupe_key: str | None = None,
+    ) -> OutboxMessage:
+        row = await self.enqueue(
+            user_id,
+            messages,
+            source=source,
+            reply_token=reply_token,
+            reply_expires_at=reply_expires_at,
+            dedupe_key=dedupe_key,
+        )
+        await self.deliver(row)
+        return row
+
+    async def _claim(self, row: OutboxMessage, from_status: str = Status.PENDING) -> bool:
+        claimed = await OutboxMessage.filter(id=row.id, status=from_status).update(
+            status=Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=None
+        )
+        if claimed == 1:
+            row.status = Status.SENDING
+            row.attempts += 1
+            return True
+        return False
+
+    async def deliver(self, row: OutboxMessage, from_status: str = Status.PENDING) -> None:
+        if not await self._claim(row, from_status):
+            return
+        messages = json.loads(row.messages)
+        reply_ok = (
+            row.kind == "reply"
+            and row.reply_token
+            and (row.reply_expires_at is None or clock.now() < row.reply_expires_at)
+        )
+        try:
+            if reply_ok:
+                try:
+                    result = await self.line.reply(str(row.reply_token), messages)
+                except LineApiError as exc:
+                    if exc.status != 400:
+                        raise
+                    log.info("reply refused (%s); sending as push instead", exc.message)
+                    row.kind = "push"
+                    result = await self.line.push(row.user_id, messages, str(row.retry_key))
+            else:
+                row.kind = "push"
+                result = await self.line.push(row.user_id, messages, str(row.retry_key))
+        except LineApiError as exc:
+            await self._failed(row, exc)
+            return
+        row.status = Status.SENT
+        row.http_status = result.status
+        row.line_request_id = result.request_id
+        row.sent_at = clock.now()
+        row.error = None
+        await row.save(
+            update_fields=[
+                "status",
+                "kind",
+                "http_status",
+                "line_request_id",
+                "sent_at",
+                "error",
+            ]
+        )
+
+    async def _failed(self, row: OutboxMessage, exc: LineApiError) -> None:
+        row.http_status = exc.status
+        row.line_request_id = exc.request_id
+        row.error = exc.describe()
+        if exc.retryable and row.attempts < MAX_ATTEMPTS:
+            row.status = Status.PENDING
+            row.next_attempt_at = clock.now() + _backoff(row.attempts, exc.retry_after)
+            log.warning(
+                "LINE did not take outbox #%s (attempt %s), will retry: %s",
+                row.id,
+                row.attempts,
+                row.error,
+            )
+        else:
+            row.status = Status.FAILED
+            log.error("LINE refused outbox #%s: %s", row.id, row.error)
+        await row.save(
+            update_fields=[
+                "status",
+                "kind",
+                "http_status",
+                "line_request_id",
+                "error",
+                "next_attempt_at",
+            ]
+        )
+
+    async def retry_due(self, limit: int = 200) -> int:
+        """Send rows whose retry time came, and recover rows a dead process left mid-send.
+
+        A push left in `sending` is sent again with the same retry key (LINE answers 409 if it
+        had been accepted). A reply left in `sending` cannot be checked, so it is marked failed
+        rather than risking a second copy.
+        """
+        now = clock.now()
+        stale = await OutboxMessage.filter(
+            status=Status.SENDING, created_at__lt=now - STALE_SENDING
+        ).limit(limit)
+        for row in stale:
+            if row.kind == "reply":
+                await OutboxMessage.filter(id=row.id, status=Status.SENDING).update(
+                    status=Status.FAILED, error="interrupted while replying (outcome unknown)"
+                )
+                continue
+            await self.deliver(row, from_status=Status.SENDING)
+        due = await OutboxMessage.filter(
+            status=Status.PENDING, next_attempt_at__lte=now
+        ).order_by("id").limit(limit)
+        for row in due:
+            await self.deliver(row)
+        return len(stale) + len(due)
+
+    async def cancel_pending(self, user_id: str) -> int:
+        """Drop what has not gone out yet to someone who blocked the account."""
+        return await OutboxMessage.filter(user_id=user_id, status=Status.PENDING).update(
+            status=Status.CANCELLED, error="friend blocked the account"
+        )

@@ -1,0 +1,149 @@
+"""The `stepbot` command: run the server, check a scenario, print the schema, and helpers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Sequence
+
+from aiohttp import web
+
+from bot.config import SANDBOX_CHANNEL_SECRET, ConfigError, Settings
+from bot.logs import setup_logging
+
+SHUTDOWN_TIMEOUT_S = 30.0
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.from_env()
+    except ConfigError as exc:
+        print(f"stepbot: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from bot.app import create_app
+    from bot.scenario import ScenarioError
+
+    settings = _settings()
+    setup_logging(settings.log_format)
+    try:
+        app = create_app(settings)
+    except ScenarioError as exc:
+        print(f"stepbot: the scenario file has errors:\n{exc}", file=sys.stderr)
+        return 1
+    mode = "sandbox mode (built-in LINE stand-in)" if settings.sandbox else "LINE mode"
+
+    def announce(_: object) -> None:
+        print(f"stepbot is running in {mode}, scenario {settings.scenario_path}", flush=True)
+        if settings.sandbox:
+            print(f"Open the chat simulator: {settings.base_url}/sandbox", flush=True)
+        else:
+            print(f"Webhook URL: {settings.base_url}/callback", flush=True)
+
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT_S,
+        print=announce,
+        access_log=None,
+    )
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from bot.scenario import ScenarioError, load_scenario, summarize
+
+    try:
+        scenario = load_scenario(args.file)
+    except ScenarioError as exc:
+        print(str(exc), file=sys.stderr)
+        count = len(exc.issues)
+        print(f"{count} error{'s' if count != 1 else ''} in {args.file}", file=sys.stderr)
+        return 1
+    print(f"{args.file}: OK — {summarize(scenario)}")
+    return 0
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    from bot.scenario import scenario_json_schema
+
+    print(json.dumps(scenario_json_schema(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    from bot.db.runtime import apply_migrations
+
+    settings = _settings()
+    asyncio.run(apply_migrations(settings.database_url))
+    print(f"database is up to date: {settings.database_url.split('@')[-1]}")
+    return 0
+
+
+def cmd_sandbox(args: argparse.Namespace) -> int:
+    """Run only the LINE stand-in, for pointing a stepbot (or another bot) at it."""
+    from bot.sandbox.setup import standalone_app
+
+    setup_logging(os.environ.get("LOG_FORMAT", "text"))
+    app = standalone_app(
+        webhook_url=args.webhook_url,
+        channel_secret=args.channel_secret,
+        expected_token=args.access_token,
+    )
+
+    def announce(_: object) -> None:
+        base = f"http://{args.host}:{args.port}"
+        print(f"LINE stand-in on {base} (LINE_API_BASE_URL={base})", flush=True)
+        print(f"Simulator: {base}/sandbox — webhooks go to {args.webhook_url}", flush=True)
+
+    web.run_app(app, host=args.host, port=args.port, print=announce, access_log=None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="stepbot", description="Marketing-automation bot for LINE Official Accounts."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the server (settings from the environment)").set_defaults(
+        func=cmd_run
+    )
+    check = sub.add_parser("check", help="validate a scenario file")
+    check.add_argument("file")
+    check.set_defaults(func=cmd_check)
+    sub.add_parser("schema", help="print the scenario file's JSON Schema").set_defaults(
+        func=cmd_schema
+    )
+    sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
+        func=cmd_migrate
+    )
+    sandbox = sub.add_parser("sandbox", help="run only the LINE Platform stand-in")
+    sandbox.add_argument("--host", default="127.0.0.1")
+    sandbox.add_argument("--port", type=int, default=8090)
+    sandbox.add_argument("--webhook-url", default="http://127.0.0.1:8080/callback")
+    sandbox.add_argument(
+        "--channel-secret",
+        default=os.environ.get("LINE_CHANNEL_SECRET") or SANDBOX_CHANNEL_SECRET,
+    )
+    sandbox.add_argument(
+        "--access-token",
+        default=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN") or None,
+        help="if given, only this bearer token is accepted",
+    )
+    sandbox.set_defaults(func=cmd_sandbox)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

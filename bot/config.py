@@ -1,0 +1,112 @@
+"""Settings from environment variables: the one place that reads them (documented in README)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+LINE_API_DEFAULT = "https://api.line.me"
+LINE_API_DATA_DEFAULT = "https://api-data.line.me"
+SANDBOX_CHANNEL_SECRET = "stepbot-sandbox-channel-secret"
+SANDBOX_API_PREFIX = "/sandbox/line"
+DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "welcome.yaml"
+
+
+class ConfigError(ValueError):
+    """A setting has a value stepbot cannot use; the message names the variable."""
+
+
+def _flag(value: str | None) -> bool:
+    return (value or "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+
+def _data_url(env: Mapping[str, str]) -> str:
+    """api-data host; a stand-in given only LINE_API_BASE_URL serves both."""
+    explicit = (env.get("LINE_API_DATA_BASE_URL") or "").strip()
+    if explicit:
+        return explicit.rstrip("/")
+    base = (env.get("LINE_API_BASE_URL") or "").strip()
+    return base.rstrip("/") if base else LINE_API_DATA_DEFAULT
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything stepbot needs to know about its deployment."""
+
+    channel_secret: str
+    channel_access_token: str | None
+    line_api_base_url: str
+    line_api_data_base_url: str
+    database_url: str
+    scenario_path: Path
+    host: str
+    port: int
+    test_clock: bool
+    log_format: str
+    public_url: str | None = None
+
+    @property
+    def sandbox(self) -> bool:
+        """Sandbox mode: no access token, so the built-in LINE stand-in answers instead."""
+        return not self.channel_access_token
+
+    @property
+    def base_url(self) -> str:
+        """Where this server can be reached (for links it prints or hands out)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
+        return f"http://{host}:{self.port}"
+
+    def line_api_urls(self) -> tuple[str, str]:
+        """The Messaging API hosts the bot talks to (the in-process sandbox in sandbox mode)."""
+        if self.sandbox:
+            url = self.base_url + SANDBOX_API_PREFIX
+            return url, url
+        return self.line_api_base_url, self.line_api_data_base_url
+
+    def with_port(self, port: int) -> Settings:
+        return replace(self, port=port)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        token = (env.get("LINE_CHANNEL_ACCESS_TOKEN") or "").strip() or None
+        secret = (env.get("LINE_CHANNEL_SECRET") or "").strip()
+        if not secret:
+            if token:
+                raise ConfigError(
+                    "LINE_CHANNEL_SECRET is required when LINE_CHANNEL_ACCESS_TOKEN is set"
+                )
+            secret = SANDBOX_CHANNEL_SECRET
+        log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
+        if log_format not in ("text", "json"):
+            raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        port = _int(env, "PORT", 8080)
+        if not 0 <= port <= 65535:
+            raise ConfigError(f"PORT must be between 0 and 65535, got {port}")
+        return cls(
+            channel_secret=secret,
+            channel_access_token=token,
+            line_api_base_url=(env.get("LINE_API_BASE_URL") or LINE_API_DEFAULT).rstrip("/"),
+            line_api_data_base_url=_data_url(env),
+            database_url=(env.get("DATABASE_URL") or "sqlite://stepbot.db").strip(),
+            scenario_path=Path(env.get("STEPBOT_SCENARIO") or DEFAULT_SCENARIO),
+            host=(env.get("HOST") or "127.0.0.1").strip(),
+            port=port,
+            test_clock=_flag(env.get("STEPBOT_TEST_CLOCK")),
+            log_format=log_format,
+            public_url=(env.get("STEPBOT_PUBLIC_URL") or "").strip() or None,
+        )

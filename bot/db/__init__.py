@@ -1,0 +1,1 @@
+"""Database: tortoise-orm models, configuration and migrations."""

@@ -1,0 +1,1 @@
+"""Webhook event routing: a router with filters, one module per concern."""

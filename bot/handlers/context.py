@@ -1,0 +1,107 @@
+"""The context a handler receives: the event, the friend, and ways to answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from linebot.v3.webhooks import (
+    Event,
+    MessageEvent,
+    PostbackEvent,
+    TextMessageContent,
+)
+
+from bot import clock
+from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_FRESH
+from bot.db.models import Friend
+from bot.scenario import render_messages
+from bot.services import Services
+
+
+@dataclass
+class EventContext:
+    services: Services
+    event: Event
+    raw: dict[str, Any]
+    webhook_event_id: str
+    friend: Friend | None = None
+    outcome: str = "ignored"
+    _reply_token_used: bool = field(default=False, init=False)
+    _sent_batches: int = field(default=0, init=False)
+
+    @property
+    def event_type(self) -> str:
+        return str(self.raw.get("type", ""))
+
+    @property
+    def user_id(self) -> str | None:
+        source = self.raw.get("source") or {}
+        value = source.get("userId") if isinstance(source, dict) else None
+        return str(value) if value else None
+
+    @property
+    def text(self) -> str | None:
+        if isinstance(self.event, MessageEvent) and isinstance(
+            self.event.message, TextMessageContent
+        ):
+            return str(self.event.message.text)
+        return None
+
+    @property
+    def postback_data(self) -> str | None:
+        if isinstance(self.event, PostbackEvent):
+            return str(self.event.postback.data)
+        return None
+
+    @property
+    def event_time(self) -> datetime:
+        return datetime.fromtimestamp(int(self.raw.get("timestamp", 0)) / 1000, UTC)
+
+    def template_context(self) -> dict[str, Any]:
+        friend = self.friend
+        return {
+            "friend": {
+                "id": friend.id if friend else None,
+                "display_name": friend.display_name if friend else "",
+                "line_user_id": friend.line_user_id if friend else self.user_id,
+                "language": friend.language if friend else None,
+            },
+            "now": clock.now(),
+        }
+
+    async def send_scenario_messages(self, messages: list[Any], source: str) -> None:
+        """Render scenario message templates for this friend and answer with them."""
+        await self.answer(render_messages(messages, self.template_context()), source)
+
+    async def answer(self, messages: list[dict[str, Any]], source: str) -> None:
+        """Send to the friend: by reply while the event's token is fresh, otherwise by push.
+
+        Each batch of up to five messages is one outbox row, keyed by the event so that
+        processing the same event again never sends it twice.
+        """
+        user_id = self.user_id
+        if not user_id or not messages:
+            return
+        reply_token = self.raw.get("replyToken")
+        for start in range(0, len(messages), MAX_MESSAGES_PER_REQUEST):
+            chunk = messages[start : start + MAX_MESSAGES_PER_REQUEST]
+            token = None
+            expires: datetime | None = None
+            if reply_token and not self._reply_token_used:
+                token = str(reply_token)
+                expires = self.event_time + REPLY_TOKEN_FRESH
+                self._reply_token_used = True
+            self._sent_batches += 1
+            await self.services.outbox.send(
+                user_id,
+                chunk,
+                source=source,
+                reply_token=token,
+                reply_expires_at=expires,
+                dedupe_key=f"event:{self.webhook_event_id}:{self._sent_batches}",
+            )
+
+    def since_event(self) -> timedelta:
+        return clock.now() - self.event_time

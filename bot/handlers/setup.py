@@ -1,0 +1,16 @@
+"""The router every event goes through: code routes first, then the scenario's."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bot.handlers import follow
+from bot.handlers.auto_reply import scenario_router
+from bot.handlers.router import Router
+
+
+def build_router(scenario: Any) -> Router:
+    root = Router("root")
+    root.include(follow.router)
+    root.include(scenario_router(scenario))
+    return root

@@ -1,0 +1,1 @@
+"""LINE adapter: signatures, webhook parsing and the Messaging API client. Knows nothing of CRM."""

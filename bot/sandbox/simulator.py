@@ -1,0 +1,183 @@
+"""The simulator's page and JSON API: pick or create a virtual friend, chat, watch live (SSE)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from bot.sandbox.state import SandboxState, VirtualFriend
+from bot.sandbox.webhooks import WebhookSender
+
+STATIC_DIR = Path(__file__).resolve().parent / "static"
+MAX_TEXT = 5000
+MAX_POSTBACK_DATA = 300
+LONG_POLL_MAX_S = 30.0
+
+
+def _json_error(status: int, message: str) -> web.HTTPException:
+    exc = web.HTTPBadRequest if status == 400 else web.HTTPNotFound
+    return exc(text=json.dumps({"message": message}, ensure_ascii=False), content_type="application/json")
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    try:
+        body = await request.json()
+    except ValueError:
+        raise _json_error(400, "JSON の本文が必要です") from None
+    if not isinstance(body, dict):
+        raise _json_error(400, "JSON オブジェクトが必要です")
+    return body
+
+
+class SimulatorHandlers:
+    def __init__(self, state: SandboxState, sender: WebhookSender) -> None:
+        self.state = state
+        self.sender = sender
+
+    def _friend(self, request: web.Request) -> VirtualFriend:
+        friend = self.state.friends.get(request.match_info["user_id"])
+        if friend is None:
+            raise _json_error(404, "その友だちは見つかりません")
+        return friend
+
+    async def page(self, request: web.Request) -> web.FileResponse:
+        return web.FileResponse(STATIC_DIR / "simulator.html")
+
+    async def list_friends(self, request: web.Request) -> web.Response:
+        return web.json_response({"friends": [f.as_json() for f in self.state.friends.values()]})
+
+    async def create_friend(self, request: web.Request) -> web.Response:
+        body = await _json_body(request)
+        name = str(body.get("displayName") or "").strip()
+        if not name or len(name) > 100:
+            raise _json_error(400, "displayName は1〜100文字で指定してください")
+        language = str(body.get("language") or "ja")
+        friend = self.state.add_friend(name, language)
+        return web.json_response(friend.as_json(), status=201)
+
+    async def follow(self, request: web.Request) -> web.Response:
+        status = await self.sender.follow(self._friend(request))
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    async def unfollow(self, request: web.Request) -> web.Response:
+        friend = self._friend(request)
+        if not friend.following:
+            raise _json_error(400, "まだ友だち追加していません")
+        status = await self.sender.unfollow(friend)
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    def _require_following(self, friend: VirtualFriend) -> None:
+        if not friend.following:
+            raise _json_error(400, "友だち追加すると話せます")
+
+    async def send_text(self, request: web.Request) -> web.Response:
+        friend = self._friend(request)
+        self._require_following(friend)
+        body = await _json_body(request)
+        text = body.get("text")
+        if not isinstance(text, str) or not text.strip() or len(text) > MAX_TEXT:
+            raise _json_error(400, "text は1〜5000文字で指定してください")
+        status = await self.sender.text(friend, text)
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    async def send_postback(self, request: web.Request) -> web.Response:
+        friend = self._friend(request)
+        self._require_following(friend)
+        body = await _json_body(request)
+        data = body.get("data")
+        if not isinstance(data, str) or len(data) > MAX_POSTBACK_DATA:
+            raise _json_error(400, "data は300文字以内の文字列で指定してください")
+        display = body.get("displayText")
+        params = body.get("params")
+        if params is not None and not (
+            isinstance(params, dict) and all(isinstance(v, str) for v in params.values())
+        ):
+            raise _json_error(400, "params は文字列の値を持つオブジェクトです")
+        status = await self.sender.postback(
+            friend, data, display if isinstance(display, str) else None, params
+        )
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    async def transcript(self, request: web.Request) -> web.Response:
+        """Entries after `after`; with `wait=N` and `count=K`, long-poll for K bot messages."""
+        friend = self._friend(request)
+        try:
+            after = int(request.query.get("after", "0"))
+            wait = min(float(request.query.get("wait", "0")), LONG_POLL_MAX_S)
+            count = int(request.query.get("count", "1"))
+        except ValueError:
+            raise _json_error(400, "after, wait, count は数値です") from None
+        if wait > 0:
+            entries = await self.state.wait_for_entries(friend.user_id, after, count, wait)
+        else:
+            entries = self.state.entries_for(friend.user_id, after)
+        return web.json_response({"entries": [e.as_json() for e in entries]})
+
+    async def redeliver(self, request: web.Request) -> web.Response:
+        event_id = request.match_info["event_id"]
+        if event_id not in self.state.webhooks:
+            raise _json_error(404, "その webhookEventId は送っていません")
+        status = await self.sender.redeliver(event_id)
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    async def calls(self, request: web.Request) -> web.Response:
+        """Every Messaging API call the bot made, newest last (for tests and debugging)."""
+        return web.json_response(
+            {
+                "calls": [
+                    {
+                        "method": c.method,
+                        "path": c.path,
+                        "status": c.status,
+                        "body": c.body,
+                        "headers": c.headers,
+                        "requestId": c.request_id,
+                        "at": c.at.isoformat(),
+                    }
+                    for c in self.state.calls
+                ]
+            }
+        )
+
+    async def stream(self, request: web.Request) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        queue = self.state.subscribe()
+        try:
+            await response.write(b": connected\n\n")
+            while True:
+                try:
+                    event = await asyncio.wait_for(queue.get(), timeout=15)
+                except TimeoutError:
+                    await response.write(b": keep-alive\n\n")
+                    continue
+                data = json.dumps(event, ensure_ascii=False)
+                await response.write(f"event: entry\ndata: {data}\n\n".encode())
+        except (ConnectionResetError, asyncio.CancelledError):
+            pass
+        finally:
+            self.state.unsubscribe(queue)
+        return response
+
+    def routes(self) -> list[web.RouteDef]:
+        api = "/sandbox/api"
+        return [
+            web.get("/sandbox", self.page),
+            web.static("/sandbox/static", STATIC_DIR),  # type: ignore[list-item]
+            web.get(f"{api}/friends", self.list_friends),
+            web.post(f"{api}/friends", self.create_friend),
+            web.post(f"{api}/friends/{{user_id}}/follow", self.follow),
+            web.post(f"{api}/friends/{{user_id}}/unfollow", self.unfollow),
+            web.post(f"{api}/friends/{{user_id}}/messages", self.send_text),
+            web.post(f"{api}/friends/{{user_id}}/postbacks", self.send_postback),
+            web.get(f"{api}/friends/{{user_id}}/transcript", self.transcript),
+            web.post(f"{api}/webhooks/{{event_id}}/redeliver", self.redeliver),
+            web.get(f"{api}/calls", self.calls),
+            web.get(f"{api}/stream", self.stream),
+        ]

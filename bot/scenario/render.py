@@ -1,0 +1,267 @@
+"""Placeholders in scenario messages: checked when the file loads, filled in when sending.
+
+Every string in a message (text, altText, labels, postback data, URIs, strings inside flex
+contents, ...) is a jinja2 template rendered in a sandbox, so a scenario file cannot reach
+into Python objects. Autoescape is off because LINE text is not HTML. Anything that can go
+wrong is caught at load time by `check_templates`; at send time an undefined name renders
+empty and a failing template falls back to its source, so sending never crashes.
+"""
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
+from jinja2.sandbox import SandboxedEnvironment
+
+from .errors import ScenarioIssue, format_path
+from .schema import (
+    EMOJI_PLACEHOLDER,
+    MAX_ALT_TEXT_LENGTH,
+    MAX_EMOJIS,
+    MAX_TEXT_LENGTH,
+    AnyMessage,
+    Scenario,
+    TextMessage,
+)
+
+log = logging.getLogger(__name__)
+
+#: The names a template may use; render callers provide these.
+TEMPLATE_NAMES = ("friend", "now")
+
+#: Keys whose values are LINE's vocabulary, never text for people; they are not rendered.
+_LITERAL_KEYS = frozenset({"type"})
+
+#: First code point of the markers that stand in for emoji `$` while rendering. Supplementary
+#: private use area A: not used by LINE (its own emoticons sit in area B) nor by keyboards.
+_MARKER_BASE = 0xF0000
+
+_ENV = SandboxedEnvironment(
+    autoescape=False,
+    undefined=ChainableUndefined,
+    keep_trailing_newline=True,
+)
+
+
+@lru_cache(maxsize=2048)
+def _compile(source: str) -> Template:
+    """Scenario strings repeat for every friend; compile each once."""
+    return _ENV.from_string(source)
+
+
+def _is_template(value: str) -> bool:
+    """Plain strings (most of them) skip jinja entirely."""
+    return "{" in value
+
+
+def render_string(source: str, context: Mapping[str, object]) -> str:
+    """Render one scenario string; undefined names are empty, failures keep the source."""
+    if not _is_template(source):
+        return source
+    try:
+        return _compile(source).render(dict(context))
+    except Exception:
+        # check_templates ran at load, so this is a runtime surprise (e.g. a filter given a
+        # value of the wrong type): better the unrendered text than no message at all.
+        log.warning("template failed to render; sending it unrendered: %r", source, exc_info=True)
+        return source
+
+
+def _render_tree(value: Any, context: Mapping[str, object]) -> Any:
+    if isinstance(value, str):
+        return render_string(value, context)
+    if isinstance(value, list):
+        return [_render_tree(item, context) for item in value]
+    if isinstance(value, dict):
+        # `type` first, as in LINE's docs, so logged and sandboxed messages read naturally.
+        keys = sorted(value, key=lambda key: key != "type")
+        return {
+            key: value[key] if key in _LITERAL_KEYS else _render_tree(value[key], context)
+            for key in keys
+        }
+    return value
+
+
+# --- UTF-16 positions (LINE counts text and emoji indexes in UTF-16 code units) -----------
+
+
+def _units(char: str) -> int:
+    return 2 if ord(char) > 0xFFFF else 1
+
+
+def _code_point_index(text: str, unit_index: int) -> int | None:
+    """The index in `text` of the character starting at UTF-16 offset `unit_index`."""
+    units = 0
+    for index, char in enumerate(text):
+        if units == unit_index:
+            return index
+        units += _units(char)
+    return None
+
+
+def _cut(text: str, limit: int) -> str:
+    """At most `limit` UTF-16 code units, never splitting a surrogate pair."""
+    units = 0
+    for index, char in enumerate(text):
+        units += _units(char)
+        if units > limit:
+            return text[:index]
+    return text
+
+
+def _render_text_with_emojis(
+    text: str, emojis: Sequence[Mapping[str, Any]], context: Mapping[str, object]
+) -> tuple[str, list[dict[str, Any]]]:
+    """Render `text` and move each emoji's index to where its `$` ended up.
+
+    Each emoji's `$` becomes its own private-use marker before rendering, so a `$` in a
+    display name is not taken for an emoji and a `{% if %}` that drops an emoji drops only
+    that one. After rendering, every marker turns back into `$` and is indexed in UTF-16
+    code units, as LINE counts them.
+    """
+    base = _MARKER_BASE
+    while any(base <= ord(char) < base + len(emojis) for char in text):
+        base += len(emojis)
+    chars = list(text)
+    for number, emoji in enumerate(emojis):
+        position = _code_point_index(text, int(emoji["index"]))
+        if position is not None and chars[position] == EMOJI_PLACEHOLDER:
+            chars[position] = chr(base + number)
+    rendered = render_string("".join(chars), context)
+
+    out: list[str] = []
+    placed: list[dict[str, Any]] = []
+    units = 0
+    for char in rendered:
+        number = ord(char) - base
+        if 0 <= number < len(emojis):
+            placed.append({**emojis[number], "index": units})
+            char = EMOJI_PLACEHOLDER
+        out.append(char)
+        units += _units(char)
+    return "".join(out), placed[:MAX_EMOJIS]
+
+
+def _render_text_message(data: dict[str, Any], context: Mapping[str, object]) -> dict[str, Any]:
+    emojis = data.pop("emojis", None)
+    text = data.pop("text")
+    rendered = _render_tree(data, context)
+    if emojis:
+        text, placed = _render_text_with_emojis(text, emojis, context)
+    else:
+        text, placed = render_string(text, context), []
+    text = _cut(text, MAX_TEXT_LENGTH)
+    length = len(text.encode("utf-16-le")) // 2
+    placed = [emoji for emoji in placed if emoji["index"] < length]
+    rendered["text"] = text
+    if placed:
+        rendered["emojis"] = placed
+    return rendered
+
+
+def render_message(message: AnyMessage, context: Mapping[str, object]) -> dict[str, Any] | None:
+    """One message as LINE JSON with its placeholders filled; None if nothing is left to say."""
+    data = message.model_dump(mode="json", exclude_none=True)
+    if isinstance(message, TextMessage):
+        rendered = _render_text_message(data, context)
+        if not rendered["text"].strip():
+            # LINE rejects an empty text, and with it the whole reply.
+            return None
+        return rendered
+    rendered = _render_tree(data, context)
+    if "altText" in rendered:
+        rendered["altText"] = _cut(rendered["altText"], MAX_ALT_TEXT_LENGTH)
+    return rendered
+
+
+def render_messages(
+    messages: Iterable[AnyMessage], context: Mapping[str, object]
+) -> list[dict[str, Any]]:
+    """Messages as LINE JSON dicts (camelCase, no nulls) with every placeholder filled.
+
+    `context` holds `friend` (display_name, id, line_user_id, language) and `now`. Text longer
+    than LINE's 5000 characters is cut; a text message that renders empty is left out.
+    """
+    out: list[dict[str, Any]] = []
+    for message in messages:
+        rendered = render_message(message, context)
+        if rendered is not None:
+            out.append(rendered)
+    return out
+
+
+# --- load-time checks --------------------------------------------------------------------
+
+
+def _template_problems(source: str) -> list[str]:
+    """Why `source` would not render as intended: syntax errors and unknown names."""
+    try:
+        _compile(source)
+        names = meta.find_undeclared_variables(_ENV.parse(source))
+    except TemplateSyntaxError as exc:
+        where = f" (line {exc.lineno} of the text)" if "\n" in source.rstrip("\n") else ""
+        reason = (exc.message or str(exc)).rstrip(".")
+        return [f"template error: {reason[:1].lower()}{reason[1:]}{where}"]
+    expected = " or ".join(TEMPLATE_NAMES)
+    return [
+        f"unknown placeholder '{name}' (expected {expected})"
+        for name in sorted(names)
+        if name not in TEMPLATE_NAMES
+    ]
+
+
+def _walk(value: Any, loc: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | int, ...], str]]:
+    if isinstance(value, str):
+        yield loc, value
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _walk(item, (*loc, index))
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            if key not in _LITERAL_KEYS:
+                yield from _walk(item, (*loc, key))
+
+
+def _issues_in(value: Any, loc: tuple[str | int, ...], filename: str) -> list[ScenarioIssue]:
+    issues: list[ScenarioIssue] = []
+    for where, source in _walk(value, loc):
+        if _is_template(source):
+            path = format_path(where)
+            issues.extend(ScenarioIssue(filename, path, msg) for msg in _template_problems(source))
+    return issues
+
+
+def check_templates(scenario: Scenario, filename: str = "scenario") -> list[ScenarioIssue]:
+    """Every placeholder problem in the scenario's messages, so none surfaces at send time."""
+    issues: list[ScenarioIssue] = []
+    for loc, message in scenario.iter_messages():
+        issues.extend(_issues_in(message.model_dump(mode="json", exclude_none=True), loc, filename))
+    return issues
+
+
+def check_templates_in_data(data: Mapping[str, Any], filename: str) -> list[ScenarioIssue]:
+    """Like `check_templates`, on raw YAML data that failed validation (report all at once)."""
+
+    def message_issues(message: Any, loc: tuple[str | int, ...]) -> list[ScenarioIssue]:
+        if isinstance(message, str):  # shorthand for a text message
+            return _issues_in(message, (*loc, "text"), filename)
+        return _issues_in(message, loc, filename) if isinstance(message, Mapping) else []
+
+    def list_issues(messages: Any, loc: tuple[str | int, ...]) -> list[ScenarioIssue]:
+        if not isinstance(messages, list):
+            return []
+        return [
+            issue
+            for index, message in enumerate(messages)
+            for issue in message_issues(message, (*loc, index))
+        ]
+
+    issues = list_issues(data.get("welcome"), ("welcome",))
+    replies = data.get("auto_replies")
+    for index, reply in enumerate(replies if isinstance(replies, list) else ()):
+        if isinstance(reply, Mapping):
+            issues.extend(list_issues(reply.get("messages"), ("auto_replies", index, "messages")))
+    issues.extend(list_issues(data.get("default_reply"), ("default_reply",)))
+    return issues

@@ -1,0 +1,116 @@
+"""A small driver for scenario tests: virtual friends follow, say and tap through the sandbox,
+and the test asserts what they received. Everything goes over HTTP, as in production."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import aiohttp
+
+from bot.db.models import InboxEvent
+
+
+class FriendDriver:
+    def __init__(self, sandbox: SandboxDriver, data: dict[str, Any]) -> None:
+        self.sandbox = sandbox
+        self.user_id: str = data["userId"]
+        self.name: str = data["displayName"]
+        self._seen = 0
+
+    async def _act(self, action: str, body: dict[str, Any] | None = None) -> int:
+        data = await self.sandbox.post(f"/sandbox/api/friends/{self.user_id}/{action}", body or {})
+        return int(data["webhookStatus"])
+
+    async def follow(self) -> int:
+        return await self._act("follow")
+
+    async def block(self) -> int:
+        return await self._act("unfollow")
+
+    async def say(self, text: str) -> int:
+        return await self._act("messages", {"text": text})
+
+    async def tap(
+        self, data: str, display_text: str | None = None, params: dict[str, str] | None = None
+    ) -> int:
+        body: dict[str, Any] = {"data": data}
+        if display_text:
+            body["displayText"] = display_text
+        if params:
+            body["params"] = params
+        return await self._act("postbacks", body)
+
+    async def transcript(self) -> list[dict[str, Any]]:
+        data = await self.sandbox.get(f"/sandbox/api/friends/{self.user_id}/transcript")
+        return list(data["entries"])
+
+    async def received(self, count: int = 1, timeout: float = 5.0) -> list[dict[str, Any]]:
+        """The bot messages that arrived since the last call; waits until `count` are there."""
+        data = await self.sandbox.get(
+            f"/sandbox/api/friends/{self.user_id}/transcript",
+            after=self._seen,
+            wait=timeout,
+            count=count,
+        )
+        entries = data["entries"]
+        if entries:
+            self._seen = entries[-1]["seq"]
+        messages = [e["message"] for e in entries if e["direction"] == "out"]
+        if len(messages) < count:
+            raise AssertionError(
+                f"{self.name} expected {count} message(s) within {timeout}s, got {messages!r}"
+            )
+        return messages
+
+    async def texts(self, count: int = 1, timeout: float = 5.0) -> list[str]:
+        return [m.get("text", m.get("altText", "")) for m in await self.received(count, timeout)]
+
+    async def nothing_more(self, settle: float = 0.3) -> None:
+        """Assert no further bot message arrives after events are processed."""
+        await self.sandbox.settle()
+        await asyncio.sleep(settle)
+        data = await self.sandbox.get(
+            f"/sandbox/api/friends/{self.user_id}/transcript", after=self._seen
+        )
+        outs = [e["message"] for e in data["entries"] if e["direction"] == "out"]
+        assert not outs, f"{self.name} received unexpected messages: {outs!r}"
+
+
+class SandboxDriver:
+    def __init__(self, base_url: str, session: aiohttp.ClientSession) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.session = session
+
+    async def get(self, path: str, **params: Any) -> Any:
+        async with self.session.get(self.base_url + path, params=params) as resp:
+            assert resp.status == 200, f"GET {path}: {resp.status} {await resp.text()}"
+            return await resp.json()
+
+    async def post(self, path: str, body: Any, expect: int | None = None) -> Any:
+        async with self.session.post(self.base_url + path, json=body) as resp:
+            data = await resp.json()
+            if expect is not None:
+                assert resp.status == expect, f"POST {path}: {resp.status} {data}"
+            elif resp.status >= 400:
+                raise AssertionError(f"POST {path}: {resp.status} {data}")
+            return data
+
+    async def friend(self, name: str = "テスト太郎") -> FriendDriver:
+        data = await self.post("/sandbox/api/friends", {"displayName": name})
+        return FriendDriver(self, data)
+
+    async def calls(self, path_suffix: str = "") -> list[dict[str, Any]]:
+        data = await self.get("/sandbox/api/calls")
+        return [c for c in data["calls"] if c["path"].endswith(path_suffix)]
+
+    async def advance(self, duration: str) -> str:
+        return str((await self.post("/_test/clock", {"advance": duration}))["now"])
+
+    async def settle(self, timeout: float = 5.0) -> None:
+        """Wait until every stored webhook event has been processed (in-process servers)."""
+        deadline = asyncio.get_running_loop().time() + timeout
+        while await InboxEvent.filter(status__in=["pending", "processing"]).exists():
+            if asyncio.get_running_loop().time() > deadline:
+                raise AssertionError("webhook events still unprocessed after the timeout")
+            await asyncio.sleep(0.02)
