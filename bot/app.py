@@ -11,7 +11,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import clock, inbox
-from bot.appkeys import DB_CONTEXT, DISPATCHER, SERVICES
+from bot.appkeys import DB_CONTEXT, DISPATCHER, INBOX_WRITER, SERVICES
 from bot.config import Settings
 from bot.db.runtime import close_database, database_alive, open_database
 from bot.dispatch import EventDispatcher
@@ -72,7 +72,7 @@ class _Ticker:
         self.running: asyncio.Task[None] | None = None
 
     async def run(self) -> None:
-        self.running = asyncio.current_task()  # type: ignore[assignment]
+        self.running = asyncio.current_task()
         try:
             await tick(self.app)
         except Exception:
@@ -132,15 +132,15 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     if scenario is None:
         scenario = load_scenario(settings.scenario_path)
     api_url, data_url = settings.line_api_urls()
-    line = LineClient(
-        settings.channel_access_token or SANDBOX_ACCESS_TOKEN, api_url, data_url
-    )
+    line = LineClient(settings.channel_access_token or SANDBOX_ACCESS_TOKEN, api_url, data_url)
     services = Services(
         settings=settings, scenario=scenario, router=build_router(scenario), line=line
     )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES] = services
-    app[DISPATCHER] = EventDispatcher(services)
+    concurrency = 8 if settings.database_url.startswith("sqlite") else 32
+    app[DISPATCHER] = EventDispatcher(services, concurrency=concurrency)
+    app[INBOX_WRITER] = inbox.InboxWriter()
     app.cleanup_ctx.extend([_database_ctx, _line_ctx, _dispatcher_ctx, _scheduler_ctx])
     app.router.add_post("/callback", callback)
     app.router.add_get("/healthz", healthz)

@@ -7,8 +7,10 @@ from typing import Any
 from aiohttp import web
 
 from bot.dispatch import EventDispatcher
+from bot.inbox import InboxWriter
 from bot.services import Services
 
 SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 DISPATCHER: web.AppKey[EventDispatcher] = web.AppKey("dispatcher", EventDispatcher)
 DB_CONTEXT: web.AppKey[Any] = web.AppKey("db_context", object)
+INBOX_WRITER: web.AppKey[InboxWriter] = web.AppKey("inbox_writer", InboxWriter)

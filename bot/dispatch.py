@@ -8,9 +8,9 @@ the database pool. `drain()` lets everything already accepted finish before shut
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
+from typing import Any
 
 from linebot.v3.webhooks import Event
 
@@ -29,28 +29,33 @@ NO_USER = "-"
 class EventDispatcher:
     def __init__(self, services: Services, concurrency: int = MAX_CONCURRENT_FRIENDS) -> None:
         self.services = services
-        self._queues: dict[str, asyncio.Queue[str]] = {}
+        self._queues: dict[str, asyncio.Queue[tuple[str, dict[str, Any] | None]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, webhook_event_id: str, user_id: str | None) -> None:
+    def submit(
+        self, webhook_event_id: str, user_id: str | None, raw: dict[str, Any] | None = None
+    ) -> None:
+        """Queue an event; `raw` (the stored payload) saves reading it back from the inbox."""
         key = user_id or NO_USER
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = asyncio.Queue()
-        queue.put_nowait(webhook_event_id)
+        queue.put_nowait((webhook_event_id, raw))
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key, queue))
 
-    async def _work(self, key: str, queue: asyncio.Queue[str]) -> None:
+    async def _work(
+        self, key: str, queue: asyncio.Queue[tuple[str, dict[str, Any] | None]]
+    ) -> None:
         try:
             while not queue.empty():
-                event_id = queue.get_nowait()
+                event_id, raw = queue.get_nowait()
                 async with self._slots:
-                    await self.process(event_id)
+                    await self.process(event_id, raw)
         finally:
             self._workers.pop(key, None)
             if queue.empty():
@@ -60,18 +65,18 @@ class EventDispatcher:
             if not self._workers:
                 self._idle.set()
 
-    async def process(self, webhook_event_id: str) -> None:
+    async def process(self, webhook_event_id: str, raw: dict[str, Any] | None = None) -> None:
         """Claim, handle and finish one event; a duplicate or lost race is skipped silently."""
-        row = await inbox.claim(webhook_event_id)
-        if row is None:
-            return
         started = time.perf_counter()
-        raw = json.loads(row.payload)
+        if not await inbox.claim(webhook_event_id):
+            return
+        if raw is None:
+            raw = await inbox.load_payload(webhook_event_id)
         ctx = EventContext(
             services=self.services,
             event=Event.from_dict(raw),
             raw=raw,
-            webhook_event_id=row.webhook_event_id,
+            webhook_event_id=webhook_event_id,
         )
         status, error = InboxStatus.DONE, None
         try:
@@ -86,7 +91,7 @@ class EventDispatcher:
             ctx.outcome = "error"
             log.exception("event %s failed", webhook_event_id)
         elapsed = (time.perf_counter() - started) * 1000
-        await inbox.finish(row, status, elapsed, error)
+        await inbox.finish(webhook_event_id, status, elapsed, error)
         log.info(
             "%s %s %s %.1fms",
             f"#{ctx.friend.id}" if ctx.friend else (ctx.user_id or "-"),

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+import asyncio
+from datetime import datetime, timedelta
+from typing import Any
 
 from tortoise.expressions import F
 
@@ -20,37 +22,73 @@ class InboxStatus:
     IGNORED = "ignored"
 
 
-async def store_events(events: list[ParsedEvent]) -> None:
-    """Insert one row per event; an id we already hold (a redelivery) is left untouched."""
-    now = clock.now()
-    rows = [
-        InboxEvent(
-            webhook_event_id=e.webhook_event_id,
-            user_id=e.user_id,
-            event_type=e.event_type[:32],
-            payload=json.dumps(e.raw, ensure_ascii=False),
-            event_timestamp=e.timestamp,
-            is_redelivery=e.is_redelivery,
-            status=InboxStatus.PENDING if e.event is not None else InboxStatus.IGNORED,
-            received_at=now,
-        )
-        for e in events
-    ]
-    await InboxEvent.bulk_create(rows, ignore_conflicts=True)
+def _row(e: ParsedEvent, now: datetime) -> InboxEvent:
+    return InboxEvent(
+        webhook_event_id=e.webhook_event_id,
+        user_id=e.user_id,
+        event_type=e.event_type[:32],
+        payload=json.dumps(e.raw, ensure_ascii=False),
+        event_timestamp=e.timestamp,
+        is_redelivery=e.is_redelivery,
+        status=InboxStatus.PENDING if e.event is not None else InboxStatus.IGNORED,
+        received_at=now,
+    )
 
 
-async def claim(webhook_event_id: str) -> InboxEvent | None:
-    """Move a pending event to processing; None if another worker (or an earlier run) has it."""
+class InboxWriter:
+    """Stores webhook events with group commit: one INSERT for every request waiting.
+
+    Under load many webhook requests arrive while an INSERT is running; they are written
+    together by the next one, so the database sees a few large inserts instead of many small
+    ones and each request still gets its 200 only after its events are stored.
+    An id we already hold (a redelivery) is left untouched.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: list[tuple[list[InboxEvent], asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def store(self, events: list[ParsedEvent]) -> None:
+        now = clock.now()
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append(([_row(e, now) for e in events], future))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_all())
+        await future
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            rows = [row for rows, _ in batch for row in rows]
+            try:
+                await InboxEvent.bulk_create(rows, ignore_conflicts=True)
+            except Exception as exc:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+            else:
+                for _, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+
+async def claim(webhook_event_id: str) -> bool:
+    """Move a pending event to processing; False if another worker (or an earlier run) has it."""
     claimed = await InboxEvent.filter(
         webhook_event_id=webhook_event_id, status=InboxStatus.PENDING
     ).update(status=InboxStatus.PROCESSING, attempts=F("attempts") + 1)
-    if claimed != 1:
-        return None
-    return await InboxEvent.get(webhook_event_id=webhook_event_id)
+    return claimed == 1
 
 
-async def finish(row: InboxEvent, status: str, duration_ms: float, error: str | None = None) -> None:
-    await InboxEvent.filter(id=row.id).update(
+async def load_payload(webhook_event_id: str) -> dict[str, Any]:
+    row = await InboxEvent.get(webhook_event_id=webhook_event_id).only("id", "payload")
+    return dict(json.loads(row.payload))
+
+
+async def finish(
+    webhook_event_id: str, status: str, duration_ms: float, error: str | None = None
+) -> None:
+    await InboxEvent.filter(webhook_event_id=webhook_event_id).update(
         status=status, processed_at=clock.now(), duration_ms=duration_ms, error=error
     )
 
@@ -70,6 +108,4 @@ async def unfinished(older_than: timedelta = timedelta()) -> list[tuple[str, str
 
 async def release_interrupted() -> int:
     """Events a stopped process left in `processing` go back to pending (single process)."""
-    return await InboxEvent.filter(status=InboxStatus.PROCESSING).update(
-        status=InboxStatus.PENDING
-    )
+    return await InboxEvent.filter(status=InboxStatus.PROCESSING).update(status=InboxStatus.PENDING)

@@ -6,8 +6,7 @@ import logging
 
 from aiohttp import web
 
-from bot.appkeys import DISPATCHER, SERVICES
-from bot.inbox import store_events
+from bot.appkeys import DISPATCHER, INBOX_WRITER, SERVICES
 from bot.line.signature import verify_signature
 from bot.line.webhook import MAX_BODY_BYTES, WebhookBodyError, parse_webhook_body
 
@@ -39,9 +38,9 @@ async def callback(request: web.Request) -> web.Response:
         log.warning("unreadable webhook body: %s", exc)
         return _error(400, str(exc))
     if events:
-        await store_events(events)
+        await request.app[INBOX_WRITER].store(events)
         dispatcher = request.app[DISPATCHER]
         for event in sorted(events, key=lambda e: e.timestamp):
             if event.event is not None:
-                dispatcher.submit(event.webhook_event_id, event.user_id)
+                dispatcher.submit(event.webhook_event_id, event.user_id, event.raw)
     return web.json_response({})

@@ -18,7 +18,9 @@ def user_id() -> str:
     return "U" + secrets.token_hex(16)
 
 
-def text_event(uid: str, text: str, *, reply_token: str | None = None, **extra: Any) -> dict[str, Any]:
+def text_event(
+    uid: str, text: str, *, reply_token: str | None = None, **extra: Any
+) -> dict[str, Any]:
     event = {
         "type": "message",
         "mode": "active",

@@ -32,7 +32,7 @@ def test_check_names_file_path_and_expectation_of_every_error(tmp_path: Path) ->
         "version: 1\n"
         "welcome:\n"
         "  - type: text\n"
-        f"    text: \"{'あ' * 5001}\"\n"
+        f'    text: "{"あ" * 5001}"\n'
         "auto_replies:\n"
         "  - match: {equals: こんにちは}\n"
         "    messages:\n"

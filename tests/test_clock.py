@@ -32,7 +32,10 @@ async def test_advance_and_set_move_now(base_url: str, http: aiohttp.ClientSessi
         base_url + "/_test/clock", json={"set": "2027-04-01T10:00:00+09:00"}
     ) as resp:
         now = datetime.fromisoformat((await resp.json())["now"])
-    assert now.year == 2027 and abs((now - datetime.fromisoformat("2027-04-01T01:00:00+00:00")).total_seconds()) < 5
+    assert (
+        now.year == 2027
+        and abs((now - datetime.fromisoformat("2027-04-01T01:00:00+00:00")).total_seconds()) < 5
+    )
     async with http.post(base_url + "/_test/clock", json={"advance": "-1d"}) as resp:
         assert resp.status == 400
 
@@ -42,9 +45,7 @@ async def test_without_the_variable_the_route_does_not_exist(
 ) -> None:
     server = await start_server(make_settings(database_url, STEPBOT_TEST_CLOCK="0"))
     try:
-        async with http.post(
-            str(server.make_url("/_test/clock")), json={"advance": "1d"}
-        ) as resp:
+        async with http.post(str(server.make_url("/_test/clock")), json={"advance": "1d"}) as resp:
             assert resp.status == 404
     finally:
         await server.close()

@@ -44,7 +44,9 @@ async def test_sigterm_finishes_accepted_events_and_exits_zero(
     url = f"http://127.0.0.1:{port}/callback"
     events = [text_event(user_id(), "営業時間") for _ in range(60)]
     for i in range(0, len(events), 20):
-        status, _ = await post_signed(http, url, body_of(*events[i : i + 20]), SANDBOX_CHANNEL_SECRET)
+        status, _ = await post_signed(
+            http, url, body_of(*events[i : i + 20]), SANDBOX_CHANNEL_SECRET
+        )
         assert status == 200
     proc.send_signal(signal.SIGTERM)
     _, stderr = await asyncio.wait_for(proc.communicate(), 60)

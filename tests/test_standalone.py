@@ -62,7 +62,7 @@ async def test_follow_gets_the_welcome_as_a_reply_from_the_stand_in(
     assert paths[0] == f"/v2/bot/profile/{friend.user_id}"
     assert "/v2/bot/message/reply" in paths
     assert all(c["status"] == 200 for c in calls["calls"]), calls
-    assert not await line.get(f"/sandbox/api/friends/{friend.user_id}/transcript") is None
+    assert await line.get(f"/sandbox/api/friends/{friend.user_id}/transcript") is not None
 
 
 async def test_bad_signature_gets_400_and_nothing_is_stored(

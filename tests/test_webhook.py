@@ -50,7 +50,9 @@ async def test_malformed_bodies_get_400_with_a_reason(
         body_of({**text_event(user_id(), "x"), "message": {"type": "text", "id": "1"}}): "schema",
     }
     for body, reason in cases.items():
-        status, data = await post_signed(http, base_url + "/callback", body, settings.channel_secret)
+        status, data = await post_signed(
+            http, base_url + "/callback", body, settings.channel_secret
+        )
         assert status == 400, body
         assert reason in data["message"], (body, data)
     assert await InboxEvent.all().count() == 0
@@ -87,9 +89,7 @@ async def test_redelivered_event_is_answered_once(sandbox: SandboxDriver) -> Non
     last = await InboxEvent.filter(user_id=friend.user_id).order_by("-id").first()
     assert last is not None
     for _ in range(3):
-        result = await sandbox.post(
-            f"/sandbox/api/webhooks/{last.webhook_event_id}/redeliver", {}
-        )
+        result = await sandbox.post(f"/sandbox/api/webhooks/{last.webhook_event_id}/redeliver", {})
         assert result["webhookStatus"] == 200
     await friend.nothing_more()
     assert await InboxEvent.filter(webhook_event_id=last.webhook_event_id).count() == 1

@@ -59,14 +59,16 @@ class Outbox:
         reply_token: str | None = None,
         reply_expires_at: Any = None,
         dedupe_key: str | None = None,
+        claimed: bool = False,
     ) -> OutboxMessage:
-        """Write the row (or find the one an earlier attempt of the same work wrote)."""
+        """Write the row, or return the one an earlier attempt of the same work wrote.
+
+        With `claimed`, the row is born in `sending` for a caller that sends it right away
+        (one query fewer on the hot path; the retry pass takes it over if this process dies).
+        """
         if not 1 <= len(messages) <= MAX_MESSAGES_PER_REQUEST:
             raise ValueError("a LINE request carries 1 to 5 messages")
-        if dedupe_key:
-            existing = await OutboxMessage.get_or_none(dedupe_key=dedupe_key)
-            if existing is not None:
-                return existing
+        now = clock.now()
         try:
             return await OutboxMessage.create(
                 dedupe_key=dedupe_key,
@@ -76,10 +78,11 @@ class Outbox:
                 reply_expires_at=reply_expires_at,
                 messages=json.dumps(messages, ensure_ascii=False),
                 retry_key=uuid.uuid4(),
-                status=Status.PENDING,
+                status=Status.SENDING if claimed else Status.PENDING,
+                attempts=1 if claimed else 0,
                 source=source,
-                created_at=clock.now(),
-                next_attempt_at=clock.now(),
+                created_at=now,
+                next_attempt_at=None if claimed else now,
             )
         except IntegrityError:
             if dedupe_key is None:
@@ -96,6 +99,7 @@ class Outbox:
         reply_expires_at: Any = None,
         dedupe_key: str | None = None,
     ) -> OutboxMessage:
+        """Write the row and send it now. Work done before (same dedupe key) is not redone."""
         row = await self.enqueue(
             user_id,
             messages,
@@ -103,8 +107,10 @@ class Outbox:
             reply_token=reply_token,
             reply_expires_at=reply_expires_at,
             dedupe_key=dedupe_key,
+            claimed=True,
         )
-        await self.deliver(row)
+        if row.status == Status.SENDING and row.attempts == 1 and row.sent_at is None:
+            await self._send_claimed(row)
         return row
 
     async def _claim(self, row: OutboxMessage, from_status: str = Status.PENDING) -> bool:
@@ -118,8 +124,12 @@ class Outbox:
         return False
 
     async def deliver(self, row: OutboxMessage, from_status: str = Status.PENDING) -> None:
+        """Claim a stored row and send it (used by the retry pass)."""
         if not await self._claim(row, from_status):
             return
+        await self._send_claimed(row)
+
+    async def _send_claimed(self, row: OutboxMessage) -> None:
         messages = json.loads(row.messages)
         reply_ok = (
             row.kind == "reply"
@@ -203,9 +213,11 @@ class Outbox:
                 )
                 continue
             await self.deliver(row, from_status=Status.SENDING)
-        due = await OutboxMessage.filter(
-            status=Status.PENDING, next_attempt_at__lte=now
-        ).order_by("id").limit(limit)
+        due = (
+            await OutboxMessage.filter(status=Status.PENDING, next_attempt_at__lte=now)
+            .order_by("id")
+            .limit(limit)
+        )
         for row in due:
             await self.deliver(row)
         return len(stale) + len(due)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from bot import clock
@@ -60,9 +61,16 @@ async def record_unfollow(line_user_id: str) -> Friend:
     return friend
 
 
+TOUCH_EVERY = timedelta(minutes=1)
+
+
 async def touch(friend: Friend) -> None:
-    friend.last_event_at = clock.now()
-    await Friend.filter(id=friend.id).update(last_event_at=friend.last_event_at)
+    """Remember when the friend was last active (at most once a minute: it is a hot path)."""
+    now = clock.now()
+    if friend.last_event_at is not None and now - friend.last_event_at < TOUCH_EVERY:
+        return
+    friend.last_event_at = now
+    await Friend.filter(id=friend.id).update(last_event_at=now)
 
 
 async def has_tag(friend: Friend, tag_name: str) -> bool:

@@ -6,6 +6,8 @@ semicolons: keep semicolons out of model docstrings.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from tortoise import fields
 from tortoise.models import Model
 
@@ -17,12 +19,12 @@ class Friend(Model):
     line_user_id = fields.CharField(max_length=64, unique=True)
     display_name = fields.CharField(max_length=200, default="")
     picture_url = fields.CharField(max_length=2000, null=True)
-    status_message = fields.TextField(null=True)
+    status_message: str | None = fields.TextField(null=True)
     language = fields.CharField(max_length=16, null=True)
     blocked = fields.BooleanField(default=False)
-    followed_at = fields.DatetimeField(null=True)
-    unfollowed_at = fields.DatetimeField(null=True)
-    last_event_at = fields.DatetimeField(null=True)
+    followed_at: datetime | None = fields.DatetimeField(null=True)
+    unfollowed_at: datetime | None = fields.DatetimeField(null=True)
+    last_event_at: datetime | None = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
@@ -43,7 +45,7 @@ class Tag(Model):
 
 
 class FriendTag(Model):
-    """One period during which a friend had a tag: removing closes it and re-adding opens a new one."""
+    """One period during which a friend had a tag (re-adding after removal opens a new one)."""
 
     id = fields.IntField(primary_key=True)
     friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
@@ -53,7 +55,7 @@ class FriendTag(Model):
         "models.Tag", related_name="assignments", on_delete=fields.CASCADE
     )
     added_at = fields.DatetimeField()
-    removed_at = fields.DatetimeField(null=True)
+    removed_at: datetime | None = fields.DatetimeField(null=True)
     source = fields.CharField(max_length=32)
     actor = fields.CharField(max_length=100, null=True)
 
@@ -74,10 +76,10 @@ class InboxEvent(Model):
     is_redelivery = fields.BooleanField(default=False)
     status = fields.CharField(max_length=16, db_index=True)
     attempts = fields.IntField(default=0)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     received_at = fields.DatetimeField()
-    processed_at = fields.DatetimeField(null=True)
-    duration_ms = fields.FloatField(null=True)
+    processed_at: datetime | None = fields.DatetimeField(null=True)
+    duration_ms: float | None = fields.FloatField(null=True)
 
     class Meta:
         table = "inbox_events"
@@ -91,18 +93,18 @@ class OutboxMessage(Model):
     user_id = fields.CharField(max_length=64, db_index=True)
     kind = fields.CharField(max_length=16)
     reply_token = fields.CharField(max_length=255, null=True)
-    reply_expires_at = fields.DatetimeField(null=True)
+    reply_expires_at: datetime | None = fields.DatetimeField(null=True)
     messages = fields.TextField()
     retry_key = fields.UUIDField()
     status = fields.CharField(max_length=16, db_index=True)
     source = fields.CharField(max_length=32)
     attempts = fields.IntField(default=0)
-    http_status = fields.IntField(null=True)
+    http_status: int | None = fields.IntField(null=True)
     line_request_id = fields.CharField(max_length=64, null=True)
-    error = fields.TextField(null=True)
+    error: str | None = fields.TextField(null=True)
     created_at = fields.DatetimeField()
-    next_attempt_at = fields.DatetimeField(null=True, db_index=True)
-    sent_at = fields.DatetimeField(null=True)
+    next_attempt_at: datetime | None = fields.DatetimeField(null=True, db_index=True)
+    sent_at: datetime | None = fields.DatetimeField(null=True)
 
     class Meta:
         table = "outbox_messages"

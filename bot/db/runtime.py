@@ -28,9 +28,7 @@ async def open_database(database_url: str, *, migrate: bool = True) -> Any:
     """
     if migrate:
         await apply_migrations(database_url)
-    return await Tortoise.init(
-        config=tortoise_config(database_url), _enable_global_fallback=True
-    )
+    return await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
 async def close_database(ctx: Any) -> None:

@@ -68,7 +68,7 @@ class EventContext:
                 "line_user_id": friend.line_user_id if friend else self.user_id,
                 "language": friend.language if friend else None,
             },
-            "now": clock.now(),
+            "now": clock.now().astimezone(self.services.scenario.zone),
         }
 
     async def send_scenario_messages(self, messages: list[Any], source: str) -> None:

@@ -162,14 +162,18 @@ class Router:
         self._routes: list[Route] = []
         self._children: list[Router] = []
 
-    def on(self, event_type: str, *filters: Filter, name: str | None = None) -> Callable[[Handler], Handler]:
+    def on(
+        self, event_type: str, *filters: Filter, name: str | None = None
+    ) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
             self.add(event_type, handler, *filters, name=name)
             return handler
 
         return register
 
-    def add(self, event_type: str, handler: Handler, *filters: Filter, name: str | None = None) -> None:
+    def add(
+        self, event_type: str, handler: Handler, *filters: Filter, name: str | None = None
+    ) -> None:
         label = name or getattr(handler, "__name__", "handler")
         self._routes.append(Route(event_type, tuple(filters), handler, f"{self.name}.{label}"))
 

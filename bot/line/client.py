@@ -7,7 +7,6 @@ serialised by line-bot-sdk and conforms to LINE's schema.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 from dataclasses import dataclass, field
@@ -146,7 +145,7 @@ class LineClient:
             if exc.status == 409:
                 return exc
             raise _from_api_exception(exc) from None
-        except (aiohttp.ClientError, TimeoutError, asyncio.TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError) as exc:
             raise LineApiError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
     @staticmethod
@@ -199,9 +198,7 @@ class LineClient:
         return self._result(response)
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
-        profile = await self._call(
-            self.api.get_profile(user_id, _request_timeout=self._timeout)
-        )
+        profile = await self._call(self.api.get_profile(user_id, _request_timeout=self._timeout))
         return {
             "display_name": profile.display_name,
             "picture_url": profile.picture_url,

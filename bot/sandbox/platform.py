@@ -62,14 +62,20 @@ def _limit_details(messages: list[dict[str, Any]]) -> list[dict[str, str]]:
         if message.get("type") == "text" and isinstance(text, str):
             if len(text) > MAX_TEXT:
                 details.append(
-                    {"message": "Length must be between 0 and 5000", "property": f"messages[{i}].text"}
+                    {
+                        "message": "Length must be between 0 and 5000",
+                        "property": f"messages[{i}].text",
+                    }
                 )
             if not text:
                 details.append({"message": "Must not be empty", "property": f"messages[{i}].text"})
         alt = message.get("altText")
         if isinstance(alt, str) and not 1 <= len(alt) <= MAX_ALT_TEXT:
             details.append(
-                {"message": "Length must be between 1 and 400", "property": f"messages[{i}].altText"}
+                {
+                    "message": "Length must be between 1 and 400",
+                    "property": f"messages[{i}].altText",
+                }
             )
         quick = message.get("quickReply")
         if isinstance(quick, dict) and len(quick.get("items") or []) > MAX_QUICK_REPLY_ITEMS:
@@ -137,6 +143,9 @@ class PlatformHandlers:
             if exc.status == 409:
                 headers["x-line-accepted-request-id"] = exc.details[0]["property"]
                 payload = {"message": exc.message}
+        route = request.match_info.route.resource
+        template = route.canonical if route is not None else request.path
+        self.state.call_counts[f"{request.method} {template} {status}"] += 1
         self.state.calls.append(
             ApiCall(
                 method=request.method,
@@ -235,13 +244,17 @@ class PlatformHandlers:
         return 200, payload, {}
 
     async def bot_info(self, request: web.Request, body: Any, request_id: str) -> Any:
-        return 200, {
-            "userId": self.state.bot_user_id,
-            "basicId": "@stepbot",
-            "displayName": "stepbot sandbox",
-            "chatMode": "bot",
-            "markAsReadMode": "auto",
-        }, {}
+        return (
+            200,
+            {
+                "userId": self.state.bot_user_id,
+                "basicId": "@stepbot",
+                "displayName": "stepbot sandbox",
+                "chatMode": "bot",
+                "markAsReadMode": "auto",
+            },
+            {},
+        )
 
     def routes(self, prefix: str) -> list[web.RouteDef]:
         def bind(handler: Any) -> Any:

@@ -41,7 +41,11 @@ def setup_sandbox(
 
 
 def standalone_app(
-    *, webhook_url: str, channel_secret: str, expected_token: str | None = None, api_prefix: str = ""
+    *,
+    webhook_url: str,
+    channel_secret: str,
+    expected_token: str | None = None,
+    api_prefix: str = "",
 ) -> web.Application:
     """The stand-in alone, for pointing a stepbot (or anything else) at it."""
     app = web.Application()

@@ -20,7 +20,9 @@ LONG_POLL_MAX_S = 30.0
 
 def _json_error(status: int, message: str) -> web.HTTPException:
     exc = web.HTTPBadRequest if status == 400 else web.HTTPNotFound
-    return exc(text=json.dumps({"message": message}, ensure_ascii=False), content_type="application/json")
+    return exc(
+        text=json.dumps({"message": message}, ensure_ascii=False), content_type="application/json"
+    )
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
@@ -124,6 +126,27 @@ class SimulatorHandlers:
         status = await self.sender.redeliver(event_id)
         return web.json_response({"ok": status == 200, "webhookStatus": status})
 
+    async def reply_tokens(self, request: web.Request) -> web.Response:
+        """Mint reply tokens for a friend, for load tests that post webhooks themselves."""
+        friend = self._friend(request)
+        body = await _json_body(request)
+        count = body.get("count", 1)
+        if not isinstance(count, int) or not 1 <= count <= 100_000:
+            raise _json_error(400, "count は1〜100000の整数です")
+        tokens = [self.state.issue_reply_token(friend.user_id) for _ in range(count)]
+        return web.json_response({"replyTokens": tokens})
+
+    async def stats(self, request: web.Request) -> web.Response:
+        """Counts of calls by path and status, cheaper to poll than the full call list."""
+        delivered = sum(1 for e in self.state.transcript if e.direction == "out")
+        return web.json_response(
+            {
+                "calls": sum(self.state.call_counts.values()),
+                "byPath": dict(self.state.call_counts),
+                "delivered": delivered,
+            }
+        )
+
     async def calls(self, request: web.Request) -> web.Response:
         """Every Messaging API call the bot made, newest last (for tests and debugging)."""
         return web.json_response(
@@ -178,6 +201,8 @@ class SimulatorHandlers:
             web.post(f"{api}/friends/{{user_id}}/postbacks", self.send_postback),
             web.get(f"{api}/friends/{{user_id}}/transcript", self.transcript),
             web.post(f"{api}/webhooks/{{event_id}}/redeliver", self.redeliver),
+            web.post(f"{api}/friends/{{user_id}}/reply-tokens", self.reply_tokens),
             web.get(f"{api}/calls", self.calls),
+            web.get(f"{api}/stats", self.stats),
             web.get(f"{api}/stream", self.stream),
         ]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-from collections import deque
+from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -92,6 +92,7 @@ class SandboxState:
     reply_tokens: dict[str, ReplyToken] = field(default_factory=dict)
     retry_keys: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     calls: deque[ApiCall] = field(default_factory=lambda: deque(maxlen=CALL_LOG_SIZE))
+    call_counts: Counter[str] = field(default_factory=Counter)
     webhooks: dict[str, dict[str, Any]] = field(default_factory=dict)
     bot_user_id: str = field(default_factory=new_user_id)
     _seq: int = 0
@@ -109,7 +110,9 @@ class SandboxState:
         self.friends[friend.user_id] = friend
         return friend
 
-    async def record(self, user_id: str, direction: str, message: dict[str, Any]) -> TranscriptEntry:
+    async def record(
+        self, user_id: str, direction: str, message: dict[str, Any]
+    ) -> TranscriptEntry:
         self._seq += 1
         entry = TranscriptEntry(self._seq, clock.now(), user_id, direction, message)
         self.transcript.append(entry)

@@ -79,18 +79,26 @@ class WebhookSender:
         unblocked = friend.ever_followed and not friend.following
         friend.following = True
         friend.ever_followed = True
-        event = _envelope(friend, "follow", reply_token=self.state.issue_reply_token(friend.user_id))
+        event = _envelope(
+            friend, "follow", reply_token=self.state.issue_reply_token(friend.user_id)
+        )
         event["follow"] = {"isUnblocked": unblocked}
-        await self.state.record(friend.user_id, "system", {"type": "system", "text": "友だち追加しました"})
+        await self.state.record(
+            friend.user_id, "system", {"type": "system", "text": "友だち追加しました"}
+        )
         return await self.post([event])
 
     async def unfollow(self, friend: VirtualFriend) -> int:
         friend.following = False
-        await self.state.record(friend.user_id, "system", {"type": "system", "text": "ブロックしました"})
+        await self.state.record(
+            friend.user_id, "system", {"type": "system", "text": "ブロックしました"}
+        )
         return await self.post([_envelope(friend, "unfollow", reply_token=None)])
 
     async def text(self, friend: VirtualFriend, text: str) -> int:
-        event = _envelope(friend, "message", reply_token=self.state.issue_reply_token(friend.user_id))
+        event = _envelope(
+            friend, "message", reply_token=self.state.issue_reply_token(friend.user_id)
+        )
         event["message"] = {
             "type": "text",
             "id": str(secrets.randbits(60)),
@@ -107,7 +115,9 @@ class WebhookSender:
         display_text: str | None = None,
         params: dict[str, str] | None = None,
     ) -> int:
-        event = _envelope(friend, "postback", reply_token=self.state.issue_reply_token(friend.user_id))
+        event = _envelope(
+            friend, "postback", reply_token=self.state.issue_reply_token(friend.user_id)
+        )
         event["postback"] = {"data": data}
         if params:
             event["postback"]["params"] = params

@@ -162,6 +162,17 @@ def _string_hint(value: object) -> str:
     return ""
 
 
+def _describe_bad_type(kind: str, loc: Loc, value: object, allowed: str) -> tuple[Loc, str]:
+    """A union member could not be picked: say which `type` values exist (see schema.py)."""
+    thing = kind.removeprefix("unknown_").removesuffix("_type")
+    if not isinstance(value, Mapping):
+        return loc, f"must be a mapping with a type (one of: {allowed})"
+    if "type" not in value:
+        return (*loc, "type"), f"is required (one of: {allowed})"
+    message = f"unknown {thing} type '{value['type']}' (expected one of: {allowed})"
+    return (*loc, "type"), message
+
+
 def _describe(error: ErrorDetails, root: type[BaseModel]) -> tuple[Loc, str]:
     """Where an error is and a short sentence saying what was expected there."""
     kind = error["type"]
@@ -173,16 +184,7 @@ def _describe(error: ErrorDetails, root: type[BaseModel]) -> tuple[Loc, str]:
         loc = (*loc, *at)
 
     if kind.startswith("unknown_") and kind.endswith("_type"):
-        thing = kind.removeprefix("unknown_").removesuffix("_type")
-        allowed = error["msg"]
-        if not isinstance(value, Mapping):
-            return loc, f"must be a mapping with a type (one of: {allowed})"
-        if "type" not in value:
-            return (*loc, "type"), f"is required (one of: {allowed})"
-        return (
-            *loc,
-            "type",
-        ), f"unknown {thing} type '{value['type']}' (expected one of: {allowed})"
+        return _describe_bad_type(kind, loc, value, allowed=error["msg"])
     if kind == "missing":
         return loc, "is required"
     if kind == "extra_forbidden":
@@ -208,6 +210,8 @@ def _describe(error: ErrorDetails, root: type[BaseModel]) -> tuple[Loc, str]:
         minimum = ctx.get("min_length", 1)
         return loc, "must not be empty" if minimum == 1 else f"must have at least {_items(minimum)}"
     if kind == "string_type":
+        if value is None:  # `key:` with nothing after it
+            return loc, "must not be empty"
         return loc, f"must be a string{_string_hint(value)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return loc, "must be a whole number"

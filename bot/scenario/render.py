@@ -8,22 +8,29 @@ empty and a failing template falls back to its source, so sending never crashes.
 """
 
 import logging
+import typing
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
 from typing import Any
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
+from pydantic import BaseModel
 
 from .errors import ScenarioIssue, format_path
 from .schema import (
     EMOJI_PLACEHOLDER,
-    MAX_ALT_TEXT_LENGTH,
     MAX_EMOJIS,
     MAX_TEXT_LENGTH,
+    SHORT_TEMPLATE_TEXT,
     AnyMessage,
+    ButtonsTemplate,
+    CarouselColumn,
+    Emoji,
+    MaxChars,
     Scenario,
     TextMessage,
+    utf16_len,
 )
 
 log = logging.getLogger(__name__)
@@ -38,10 +45,17 @@ _LITERAL_KEYS = frozenset({"type"})
 #: private use area A: not used by LINE (its own emoticons sit in area B) nor by keyboards.
 _MARKER_BASE = 0xF0000
 
+
+def _finalize(value: object) -> object:
+    """A missing profile value (None) must read as nothing, not as the word "None"."""
+    return "" if value is None else value
+
+
 _ENV = SandboxedEnvironment(
     autoescape=False,
     undefined=ChainableUndefined,
     keep_trailing_newline=True,
+    finalize=_finalize,
 )
 
 
@@ -70,16 +84,15 @@ def render_string(source: str, context: Mapping[str, object]) -> str:
 
 
 def _render_tree(value: Any, context: Mapping[str, object]) -> Any:
+    """Render plain data (flex contents): every string except `type` values."""
     if isinstance(value, str):
         return render_string(value, context)
     if isinstance(value, list):
         return [_render_tree(item, context) for item in value]
     if isinstance(value, dict):
-        # `type` first, as in LINE's docs, so logged and sandboxed messages read naturally.
-        keys = sorted(value, key=lambda key: key != "type")
         return {
-            key: value[key] if key in _LITERAL_KEYS else _render_tree(value[key], context)
-            for key in keys
+            key: item if key in _LITERAL_KEYS else _render_tree(item, context)
+            for key, item in value.items()
         }
     return value
 
@@ -144,36 +157,82 @@ def _render_text_with_emojis(
     return "".join(out), placed[:MAX_EMOJIS]
 
 
-def _render_text_message(data: dict[str, Any], context: Mapping[str, object]) -> dict[str, Any]:
-    emojis = data.pop("emojis", None)
-    text = data.pop("text")
-    rendered = _render_tree(data, context)
-    if emojis:
-        text, placed = _render_text_with_emojis(text, emojis, context)
-    else:
-        text, placed = render_string(text, context), []
-    text = _cut(text, MAX_TEXT_LENGTH)
-    length = len(text.encode("utf-16-le")) // 2
-    placed = [emoji for emoji in placed if emoji["index"] < length]
-    rendered["text"] = text
-    if placed:
-        rendered["emojis"] = placed
-    return rendered
+@lru_cache(maxsize=512)
+def _limit_of(model: type[BaseModel], name: str) -> MaxChars | None:
+    """The LINE length limit declared on a model field, if any (see schema.MaxChars)."""
+    field = model.model_fields[name]
+    found = [meta for meta in field.metadata if isinstance(meta, MaxChars)]
+    pending = [field.annotation]
+    while pending and not found:
+        annotation = pending.pop()
+        if typing.get_origin(annotation) is typing.Annotated:
+            metadata = typing.get_args(annotation)[1:]
+            found = [meta for meta in metadata if isinstance(meta, MaxChars)]
+        pending.extend(typing.get_args(annotation))
+    return found[0] if found else None
+
+
+def _fit(value: str, limit: MaxChars | None) -> str:
+    """Cut a rendered value to its LINE limit; a long display name must not break a send."""
+    if limit is None or limit.length(value) <= limit.limit:
+        return value
+    if limit.utf16:
+        return _cut(value, limit.limit)
+    return value[: limit.limit]
+
+
+def _render_value(value: Any, context: Mapping[str, object]) -> Any:
+    if isinstance(value, BaseModel):
+        return _render_model(value, context)
+    if isinstance(value, list):
+        return [_render_value(item, context) for item in value]
+    return _render_tree(value, context)
+
+
+def _render_model(model: BaseModel, context: Mapping[str, object]) -> BaseModel:
+    """A copy of `model` with every string rendered and cut to its field's LINE limit."""
+    cls = type(model)
+    updates: dict[str, Any] = {}
+    for name in cls.model_fields:
+        value = getattr(model, name)
+        if name in _LITERAL_KEYS or value is None:
+            continue
+        if isinstance(value, str):
+            updates[name] = _fit(render_string(value, context), _limit_of(cls, name))
+        elif isinstance(model, TextMessage) and name == "emojis":
+            continue  # placed together with the text below
+        else:
+            updates[name] = _render_value(value, context)
+    if isinstance(model, TextMessage) and model.emojis:
+        emojis = [emoji.model_dump() for emoji in model.emojis]
+        text, placed = _render_text_with_emojis(model.text, emojis, context)
+        updates["text"] = _cut(text, MAX_TEXT_LENGTH)
+        length = utf16_len(updates["text"])
+        updates["emojis"] = [Emoji(**emoji) for emoji in placed if emoji["index"] < length] or None
+    pictured = updates.get("title") or updates.get("thumbnailImageUrl")
+    if isinstance(model, ButtonsTemplate | CarouselColumn) and pictured:
+        updates["text"] = updates["text"][:SHORT_TEMPLATE_TEXT]
+    return model.model_copy(update=updates)
+
+
+def _type_first(value: Any) -> Any:
+    """`type` first in every object, as in LINE's docs, so logged messages read naturally."""
+    if isinstance(value, dict):
+        keys = sorted(value, key=lambda key: key != "type")
+        return {key: _type_first(value[key]) for key in keys}
+    if isinstance(value, list):
+        return [_type_first(item) for item in value]
+    return value
 
 
 def render_message(message: AnyMessage, context: Mapping[str, object]) -> dict[str, Any] | None:
     """One message as LINE JSON with its placeholders filled; None if nothing is left to say."""
-    data = message.model_dump(mode="json", exclude_none=True)
-    if isinstance(message, TextMessage):
-        rendered = _render_text_message(data, context)
-        if not rendered["text"].strip():
-            # LINE rejects an empty text, and with it the whole reply.
-            return None
-        return rendered
-    rendered = _render_tree(data, context)
-    if "altText" in rendered:
-        rendered["altText"] = _cut(rendered["altText"], MAX_ALT_TEXT_LENGTH)
-    return rendered
+    rendered = _render_model(message, context)
+    if isinstance(rendered, TextMessage) and not rendered.text.strip():
+        # LINE rejects an empty text, and with it the whole reply.
+        return None
+    data: dict[str, Any] = _type_first(rendered.model_dump(mode="json", exclude_none=True))
+    return data
 
 
 def render_messages(

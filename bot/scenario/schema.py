@@ -15,11 +15,13 @@ error paths read like ``welcome[0].text`` rather than ``welcome.0.text.text``.
 """
 
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from annotated_types import MinLen
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -27,12 +29,15 @@ from pydantic import (
     ConfigDict,
     Discriminator,
     Field,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
     PrivateAttr,
     Tag,
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import PydanticCustomError, core_schema
 
 #: Messages LINE accepts in one reply or push request.
 MAX_MESSAGES = 5
@@ -42,6 +47,11 @@ MAX_TEXT_LENGTH = 5000
 MAX_ALT_TEXT_LENGTH = 400
 #: Maximum number of LINE emojis in one text message.
 MAX_EMOJIS = 20
+#: Text limit of buttons templates and carousel columns that show a title or image.
+SHORT_TEMPLATE_TEXT = 60
+_SHORT_TEXT_RULE = (
+    f"must be at most {SHORT_TEMPLATE_TEXT} characters when a title or thumbnailImageUrl is set"
+)
 #: Character that marks where a LINE emoji goes in a text message.
 EMOJI_PLACEHOLDER = "$"
 #: Separator in discriminator tags; loc parts containing it are union tags, not keys.
@@ -60,21 +70,58 @@ def _issue(kind: str, message: str, at: tuple[str | int, ...] = ()) -> PydanticC
 
 # --- constrained strings -----------------------------------------------------------------
 
+#: Jinja syntax: placeholders are filled at send time, so they don't count against limits.
+_TEMPLATE_SYNTAX = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}", re.DOTALL)
+#: JSON Schema spelling of "contains template syntax", for editors.
+_TEMPLATE_PATTERN = "\\{[{%#]"
 
-def _max_utf16(limit: int) -> Callable[[str], str]:
-    """A validator for LINE's UTF-16 length limits (emoji and rare kanji count twice)."""
 
-    def check(value: str) -> str:
-        if utf16_len(value) > limit:
-            raise PydanticCustomError(
-                "utf16_too_long",
-                "must be at most {max_length} characters "
-                "(LINE counts emoji and some rare kanji as 2)",
-                {"max_length": limit},
-            )
-        return value
+def static_text(value: str) -> str:
+    """`value` without its placeholders: the part whose length is known before sending."""
+    return _TEMPLATE_SYNTAX.sub("", value)
 
-    return check
+
+@dataclass(frozen=True)
+class MaxChars:
+    """A LINE length limit, checked on the text outside placeholders.
+
+    `utf16` marks fields LINE counts in UTF-16 code units; the others LINE counts in grapheme
+    clusters, approximated here by code points (never looser). `render` reads this marker to
+    cut rendered values to the same limit, so a long display name cannot break a send.
+    """
+
+    limit: int
+    utf16: bool = False
+
+    def length(self, value: str) -> int:
+        return utf16_len(value) if self.utf16 else len(value)
+
+    def check(self, value: str) -> str:
+        text = static_text(value)
+        if self.length(text) <= self.limit:
+            return value
+        note = ""
+        if text != value:
+            note = " (not counting placeholders)"
+        elif self.utf16 and len(text) <= self.limit:
+            note = " (LINE counts emoji and some rare kanji as 2)"
+        raise PydanticCustomError(
+            "too_many_chars",
+            "must be at most {limit} characters" + note,
+            {"limit": self.limit},
+        )
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_after_validator_function(self.check, handler(source))
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        json_schema = handler(schema)
+        json_schema["anyOf"] = [{"maxLength": self.limit}, {"pattern": _TEMPLATE_PATTERN}]
+        return json_schema
 
 
 def _https_url(value: str) -> str:
@@ -112,29 +159,22 @@ def _color(value: str) -> str:
     return value
 
 
-def _chars(limit: int) -> Any:
-    """Field limits for grapheme-counted strings (approximated by code points)."""
-    return Field(min_length=1, max_length=limit)
+NonEmpty = MinLen(1)
 
-
-MessageText = Annotated[
-    str, Field(min_length=1, max_length=MAX_TEXT_LENGTH), AfterValidator(_max_utf16(5000))
-]
-AltText = Annotated[
-    str, Field(min_length=1, max_length=MAX_ALT_TEXT_LENGTH), AfterValidator(_max_utf16(400))
-]
-Label = Annotated[str, _chars(20)]
-PostbackData = Annotated[str, Field(max_length=300), AfterValidator(_max_utf16(300))]
+MessageText = Annotated[str, NonEmpty, MaxChars(MAX_TEXT_LENGTH, utf16=True)]
+AltText = Annotated[str, NonEmpty, MaxChars(MAX_ALT_TEXT_LENGTH, utf16=True)]
+Label = Annotated[str, NonEmpty, MaxChars(20)]
+PostbackData = Annotated[str, MaxChars(300, utf16=True)]
 HttpsUrl = Annotated[
     str,
-    Field(max_length=2000, json_schema_extra={"format": "uri", "pattern": "^https://"}),
-    AfterValidator(_max_utf16(2000)),
+    Field(json_schema_extra={"format": "uri", "pattern": "^https://"}),
+    MaxChars(2000, utf16=True),
     AfterValidator(_https_url),
 ]
 ActionUri = Annotated[
     str,
-    Field(min_length=1, max_length=1000, json_schema_extra={"pattern": "^(https?|line|tel):"}),
-    AfterValidator(_max_utf16(1000)),
+    Field(min_length=1, json_schema_extra={"pattern": "^(https?|line|tel):"}),
+    MaxChars(1000, utf16=True),
     AfterValidator(_action_uri),
 ]
 IdString = Annotated[
@@ -188,11 +228,11 @@ class PostbackAction(_Action):
     type: Literal["postback"]
     data: PostbackData
     """Returned in the postback event (at most 300 characters)."""
-    displayText: Annotated[str, _chars(300)] | None = None
+    displayText: Annotated[str, NonEmpty, MaxChars(300)] | None = None
     """Shown in the chat as the friend's message when tapped."""
     inputOption: Literal["closeRichMenu", "openRichMenu", "openKeyboard", "openVoice"] | None = None
     """What the chat screen does after the tap."""
-    fillInText: Annotated[str, _chars(300)] | None = None
+    fillInText: Annotated[str, NonEmpty, MaxChars(300)] | None = None
     """Text put into the input field (with `inputOption: openKeyboard`)."""
 
 
@@ -200,7 +240,7 @@ class MessageAction(_Action):
     """Sends `text` as the friend's own message when tapped (and can trigger auto-replies)."""
 
     type: Literal["message"]
-    text: Annotated[str, _chars(300)]
+    text: Annotated[str, NonEmpty, MaxChars(300)]
     """The message the friend sends (at most 300 characters)."""
 
 
@@ -270,7 +310,7 @@ class ClipboardAction(_Action):
     """Copies `clipboardText` to the friend's clipboard (coupon codes, addresses)."""
 
     type: Literal["clipboard"]
-    clipboardText: Annotated[str, Field(min_length=1, max_length=1000)]
+    clipboardText: Annotated[str, NonEmpty, MaxChars(1000, utf16=True)]
 
 
 TemplateAction = Annotated[
@@ -303,7 +343,7 @@ def _require_labels(actions: list[Any], prefix: tuple[str | int, ...]) -> None:
     """Buttons need a visible label in templates and quick replies; LINE rejects them else."""
     for index, action in enumerate(actions):
         if action.label is None:
-            raise _issue("missing", "is required", (*prefix, index, "label"))
+            raise _issue("label_required", "is required", (*prefix, index, "label"))
 
 
 # --- common message parts ----------------------------------------------------------------
@@ -320,7 +360,7 @@ class QuickReplyItem(_Model):
     @model_validator(mode="after")
     def _label_required(self) -> "QuickReplyItem":
         if self.action.label is None:
-            raise _issue("missing", "is required", ("action", "label"))
+            raise _issue("label_required", "is required", ("action", "label"))
         return self
 
 
@@ -333,7 +373,7 @@ class QuickReply(_Model):
 class Sender(_Model):
     """Show this message under a different name and icon."""
 
-    name: Annotated[str, _chars(20)] | None = None
+    name: Annotated[str, NonEmpty, MaxChars(20)] | None = None
     iconUrl: HttpsUrl | None = None
 
 
@@ -405,7 +445,7 @@ class VideoMessage(_Message):
     type: Literal["video"]
     originalContentUrl: HttpsUrl
     previewImageUrl: HttpsUrl
-    trackingId: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    trackingId: Annotated[str, NonEmpty, MaxChars(100)] | None = None
     """Id reported in the video-play-complete event."""
 
 
@@ -420,8 +460,8 @@ class ButtonsTemplate(_Model):
     imageAspectRatio: Literal["rectangle", "square"] | None = None
     imageSize: Literal["cover", "contain"] | None = None
     imageBackgroundColor: Color | None = None
-    title: Annotated[str, _chars(40)] | None = None
-    text: Annotated[str, _chars(160)]
+    title: Annotated[str, NonEmpty, MaxChars(40)] | None = None
+    text: Annotated[str, NonEmpty, MaxChars(160)]
     """At most 160 characters, or 60 with a title or thumbnail."""
     defaultAction: TemplateAction | None = None
     """What tapping the image, title or text does."""
@@ -429,10 +469,12 @@ class ButtonsTemplate(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "ButtonsTemplate":
-        if (self.title or self.thumbnailImageUrl) and len(self.text) > 60:
+        if (self.title or self.thumbnailImageUrl) and len(
+            static_text(self.text)
+        ) > SHORT_TEMPLATE_TEXT:
             raise _issue(
-                "string_too_long",
-                "must be at most 60 characters when a title or thumbnailImageUrl is set",
+                "limit_here",
+                _SHORT_TEXT_RULE,
                 ("text",),
             )
         _require_labels(self.actions, ("actions",))
@@ -452,7 +494,7 @@ class ConfirmTemplate(_Model):
     """A question with exactly two buttons (yes/no)."""
 
     type: Literal["confirm"]
-    text: Annotated[str, _chars(240)]
+    text: Annotated[str, NonEmpty, MaxChars(240)]
     actions: Annotated[
         list[TemplateAction],
         AfterValidator(_exactly_two),
@@ -470,18 +512,20 @@ class CarouselColumn(_Model):
 
     thumbnailImageUrl: HttpsUrl | None = None
     imageBackgroundColor: Color | None = None
-    title: Annotated[str, _chars(40)] | None = None
-    text: Annotated[str, _chars(120)]
+    title: Annotated[str, NonEmpty, MaxChars(40)] | None = None
+    text: Annotated[str, NonEmpty, MaxChars(120)]
     """At most 120 characters, or 60 with a title or thumbnail."""
     defaultAction: TemplateAction | None = None
     actions: list[TemplateAction] = Field(min_length=1, max_length=3)
 
     @model_validator(mode="after")
     def _check(self) -> "CarouselColumn":
-        if (self.title or self.thumbnailImageUrl) and len(self.text) > 60:
+        if (self.title or self.thumbnailImageUrl) and len(
+            static_text(self.text)
+        ) > SHORT_TEMPLATE_TEXT:
             raise _issue(
-                "string_too_long",
-                "must be at most 60 characters when a title or thumbnailImageUrl is set",
+                "limit_here",
+                _SHORT_TEXT_RULE,
                 ("text",),
             )
         _require_labels(self.actions, ("actions",))
@@ -519,9 +563,9 @@ class ImageCarouselColumn(_Model):
     @model_validator(mode="after")
     def _short_label(self) -> "ImageCarouselColumn":
         label = self.action.label
-        if label is not None and len(label) > 12:
+        if label is not None and len(static_text(label)) > 12:
             raise _issue(
-                "string_too_long",
+                "limit_here",
                 "must be at most 12 characters in an image carousel",
                 ("action", "label"),
             )
@@ -561,7 +605,7 @@ def _flex_container(value: dict[str, Any]) -> dict[str, Any]:
     kind = value.get("type")
     if kind not in ("bubble", "carousel"):
         if kind is None:
-            raise _issue("missing", "is required (bubble or carousel)", ("type",))
+            raise _issue("flex_type", "is required (bubble or carousel)", ("type",))
         raise _issue("flex_type", "must be one of: bubble, carousel", ("type",))
     return value
 

@@ -93,7 +93,7 @@ class Migration(migrations.Migration):
                 ('source', fields.CharField(max_length=32)),
                 ('actor', fields.CharField(null=True, max_length=100)),
             ],
-            options={'table': 'friend_tags', 'app': 'models', 'indexes': [Index(fields=['friend_id', 'tag_id', 'removed_at'])], 'pk_attr': 'id', 'table_description': 'One period during which a friend had a tag: removing closes it and re-adding opens a new one.'},
+            options={'table': 'friend_tags', 'app': 'models', 'indexes': [Index(fields=['friend_id', 'tag_id', 'removed_at'])], 'pk_attr': 'id', 'table_description': 'One period during which a friend had a tag (re-adding after removal opens a new one).'},
             bases=['Model'],
         ),
     ]

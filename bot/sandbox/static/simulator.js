@@ -40,6 +40,7 @@
     quickReplyKey: undefined,
     stickToBottom: true,
     loadToken: 0,
+    friendsToken: 0,
     actionQueue: Promise.resolve(),
     friendsReloadTimer: 0,
     noticeTimer: 0,
@@ -220,13 +221,27 @@
   const currentFriend = () => (state.currentId ? findFriend(state.currentId) : null);
 
   async function loadFriends() {
+    const token = ++state.friendsToken;
     const data = await api("friends");
+    // A newer request, or a local change made meanwhile, wins over this answer.
+    if (token !== state.friendsToken) return;
     state.friends = asArray(data.friends).filter((f) => isObject(f) && typeof f.userId === "string");
-    if (state.currentId && !findFriend(state.currentId)) {
-      state.currentId = null;
+    // Forget friends the server no longer knows (the sandbox keeps them in memory only,
+    // so a restarted server starts empty).
+    for (const userId of [...state.entries.keys()]) {
+      if (!findFriend(userId)) state.entries.delete(userId);
     }
+    for (const userId of [...state.unread]) {
+      if (!findFriend(userId)) state.unread.delete(userId);
+    }
+    const vanished = state.currentId && !findFriend(state.currentId);
+    if (vanished) state.currentId = null;
     renderFriendSelect();
     renderFriendState();
+    if (vanished) {
+      rebuildChat();
+      showNotice("選んでいた友だちがサーバーにいません（サーバーが再起動した可能性があります）。", "error");
+    }
   }
 
   function scheduleFriendsReload() {
@@ -315,6 +330,7 @@
     try {
       const friend = await api("friends", { method: "POST", body: { displayName: name } });
       ui.newFriendName.value = "";
+      state.friendsToken++;
       if (typeof friend.userId === "string") {
         if (!findFriend(friend.userId)) state.friends.push(friend);
         await selectFriend(friend.userId);
@@ -335,6 +351,7 @@
     button.disabled = true;
     try {
       const result = await api(friendPath(friend.userId, follow ? "follow" : "unfollow"), { method: "POST" });
+      state.friendsToken++;
       friend.following = follow;
       renderFriendState();
       renderFriendSelect();
@@ -784,7 +801,6 @@
     return h(
       "div",
       { class: "sticker", role: "img", "aria-label": label },
-      h("span", { class: "sticker-face", "aria-hidden": "true", text: "🙂" }),
       h("span", { class: "sticker-label", text: label }),
     );
   }
@@ -1474,7 +1490,7 @@
       else input.removeAttribute(attr);
     }
     input.value = mode.re.test(asString(action.initial)) ? action.initial : "";
-    ui.pickerTitle.textContent = action.label ? `${mode.title}: ${action.label}` : mode.title;
+    ui.pickerTitle.textContent = asString(action.label) || mode.title;
     ui.pickerLabel.textContent = mode.label;
 
     if (typeof dialog.showModal !== "function") {
