@@ -112,7 +112,7 @@ async def main(args: argparse.Namespace) -> None:
         cwd=ROOT, env=bot_env, stdout=asyncio.subprocess.DEVNULL, stderr=bot_log,
     )  # fmt: skip
     line_url, bot_url = f"http://127.0.0.1:{line_port}", f"http://127.0.0.1:{bot_port}"
-    connector = aiohttp.TCPConnector(limit=args.concurrency + 8)
+    connector = aiohttp.TCPConnector(limit=512 if args.rate else args.concurrency + 8)
     try:
         async with aiohttp.ClientSession(connector=connector) as session:
             await wait_up(session, line_url + "/sandbox/api/friends")
@@ -136,9 +136,7 @@ async def main(args: argparse.Namespace) -> None:
                     tokens[user_id] = (await resp.json())["replyTokens"]
             await asyncio.sleep(1.0)  # let the welcomes go out first
             async with session.get(line_url + "/sandbox/api/stats") as resp:
-                before = (await resp.json())["byPath"].get(
-                    "POST /v2/bot/message/reply 200", 0
-                )
+                before = (await resp.json())["byPath"].get("POST /v2/bot/message/reply 200", 0)
             bodies = []
             for n in range(args.events):
                 user_id = friends[n % len(friends)]
@@ -150,23 +148,40 @@ async def main(args: argparse.Namespace) -> None:
             for item in bodies:
                 queue.put_nowait(item)
 
+            async def post(body: bytes, signature: str) -> None:
+                started = time.perf_counter()
+                async with session.post(
+                    bot_url + "/callback",
+                    data=body,
+                    headers={"X-Line-Signature": signature, "Content-Type": "application/json"},
+                ) as resp:
+                    await resp.read()
+                    assert resp.status == 200, resp.status
+                latencies.append((time.perf_counter() - started) * 1000)
+
             async def worker() -> None:
+                """Closed loop: each worker sends its next event as soon as one is acked."""
                 while not queue.empty():
-                    body, signature = queue.get_nowait()
-                    started = time.perf_counter()
-                    async with session.post(
-                        bot_url + "/callback",
-                        data=body,
-                        headers={"X-Line-Signature": signature, "Content-Type": "application/json"},
-                    ) as resp:
-                        await resp.read()
-                        assert resp.status == 200, resp.status
-                    latencies.append((time.perf_counter() - started) * 1000)
+                    await post(*queue.get_nowait())
+
+            async def paced() -> None:
+                """Open loop: events leave at a fixed rate, whatever the server's answers do."""
+                begin = time.perf_counter()
+                tasks = []
+                for n, (body, signature) in enumerate(bodies):
+                    delay = begin + n / args.rate - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    tasks.append(asyncio.create_task(post(body, signature)))
+                await asyncio.gather(*tasks)
 
             pids = {"bot": bot.pid, "stand-in": stand_in.pid, "bench client": os.getpid()}
             cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
             started = time.perf_counter()
-            await asyncio.gather(*(worker() for _ in range(args.concurrency)))
+            if args.rate:
+                await paced()
+            else:
+                await asyncio.gather(*(worker() for _ in range(args.concurrency)))
             sent_in = time.perf_counter() - started
             cpu_used = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
             while True:
@@ -184,13 +199,16 @@ async def main(args: argparse.Namespace) -> None:
         await stand_in.wait()
         bot_log.close()
 
-    print(f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
+    )
     print(f"database: {db_url.split('://')[0]}; friends {args.friends}; events {args.events};"
-          f" concurrency {args.concurrency}")  # fmt: skip
+          + (f" offered rate {args.rate:,.0f}/s" if args.rate else f" concurrency {args.concurrency}"))  # fmt: skip
     print(f"accepted: {args.events / sent_in:,.0f} events/s ({sent_in:.2f} s)")
     print(
         f"ack latency: p50 {statistics.median(latencies):.1f} ms, "
-        f"p99 {percentile(latencies, 0.99):.1f} ms, max {max(latencies):.1f} ms"
+        f"p90 {percentile(latencies, 0.90):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+        f"max {max(latencies):.1f} ms"
     )
     print(
         "CPU while accepting: "
@@ -207,6 +225,9 @@ if __name__ == "__main__":
     parser.add_argument("--friends", type=int, default=100)
     parser.add_argument("--events", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--rate", type=float, default=0, help="open loop: send this many events/s instead"
+    )
     parser.add_argument("--timeout", type=float, default=300)
     parser.add_argument("--profile", help="record the bot with py-spy into this file")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")

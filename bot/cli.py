@@ -15,6 +15,7 @@ from bot.config import SANDBOX_CHANNEL_SECRET, ConfigError, Settings
 from bot.logs import setup_logging
 
 SHUTDOWN_TIMEOUT_S = 30.0
+LISTEN_BACKLOG = 1024  # bursts of webhook connections must not overflow into SYN retries
 
 
 def _settings() -> Settings:
@@ -52,6 +53,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         shutdown_timeout=SHUTDOWN_TIMEOUT_S,
         print=announce,
         access_log=None,
+        backlog=LISTEN_BACKLOG,
     )
     return 0
 

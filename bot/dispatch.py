@@ -8,9 +8,10 @@ the database pool. `drain()` lets everything already accepted finish before shut
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-from typing import Any
+from dataclasses import dataclass
 
 from linebot.v3.webhooks import Event
 
@@ -18,44 +19,103 @@ from bot import inbox
 from bot.crm import friends
 from bot.handlers.context import EventContext
 from bot.inbox import InboxStatus
+from bot.line.webhook import ParsedEvent
 from bot.services import Services
 
 log = logging.getLogger("bot.events")
 
 MAX_CONCURRENT_FRIENDS = 32
 NO_USER = "-"
+ACK_PRIORITY_MAX_WAIT_S = 0.5
+QUIET_S = 0.01
+
+
+@dataclass(frozen=True)
+class _Work:
+    webhook_event_id: str
+    parsed: ParsedEvent | None = None
 
 
 class EventDispatcher:
     def __init__(self, services: Services, concurrency: int = MAX_CONCURRENT_FRIENDS) -> None:
         self.services = services
-        self._queues: dict[str, asyncio.Queue[tuple[str, dict[str, Any] | None]]] = {}
+        self._queues: dict[str, asyncio.Queue[_Work]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
+        self._acks_in_flight = 0
+        self._acks_total = 0
+        self._last_ack_at = 0.0
+        self._gate: asyncio.Future[None] | None = None
+        self._no_acks = asyncio.Event()
+        self._no_acks.set()
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(
-        self, webhook_event_id: str, user_id: str | None, raw: dict[str, Any] | None = None
+    def ack_started(self) -> None:
+        """A webhook request is being stored: processing steps back until it is answered."""
+        self._acks_in_flight += 1
+        self._acks_total += 1
+        self._no_acks.clear()
+
+    def ack_finished(self) -> None:
+        self._acks_in_flight -= 1
+        self._last_ack_at = asyncio.get_running_loop().time()
+        if self._acks_in_flight == 0:
+            self._no_acks.set()
+
+    async def _quiet_moment(self) -> None:
+        """Return once no webhook has arrived for QUIET_S, or after ACK_PRIORITY_MAX_WAIT_S."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + ACK_PRIORITY_MAX_WAIT_S
+        while loop.time() < deadline:
+            if self._acks_in_flight:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_acks.wait(), deadline - loop.time())
+            seen = self._acks_total
+            await asyncio.sleep(QUIET_S)
+            if self._acks_total == seen and not self._acks_in_flight:
+                return
+
+    async def _yield_to_acks(self) -> None:
+        """Storing and acknowledging webhooks goes first: that is what makes them safe.
+
+        During a burst, processing waits for a quiet moment (all workers share one wait),
+        but never longer than ACK_PRIORITY_MAX_WAIT_S, so it slows down without stopping.
+        """
+        loop = asyncio.get_running_loop()
+        if not self._acks_in_flight and loop.time() - self._last_ack_at > QUIET_S:
+            return
+        if self._gate is None or self._gate.done():
+            self._gate = asyncio.ensure_future(self._quiet_moment())
+        await asyncio.shield(self._gate)
+
+    def submit(self, webhook_event_id: str, user_id: str | None) -> None:
+        """Queue a stored event that still has to be claimed (recovery after a restart)."""
+        self._enqueue(user_id, _Work(webhook_event_id))
+
+    def submit_claimed(
+        self, webhook_event_id: str, user_id: str | None, parsed: ParsedEvent
     ) -> None:
-        """Queue an event; `raw` (the stored payload) saves reading it back from the inbox."""
+        """Queue an event this process just stored as `processing` (the webhook's fast path)."""
+        self._enqueue(user_id, _Work(webhook_event_id, parsed))
+
+    def _enqueue(self, user_id: str | None, work: _Work) -> None:
         key = user_id or NO_USER
         queue = self._queues.get(key)
         if queue is None:
             queue = self._queues[key] = asyncio.Queue()
-        queue.put_nowait((webhook_event_id, raw))
+        queue.put_nowait(work)
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key, queue))
 
-    async def _work(
-        self, key: str, queue: asyncio.Queue[tuple[str, dict[str, Any] | None]]
-    ) -> None:
+    async def _work(self, key: str, queue: asyncio.Queue[_Work]) -> None:
         try:
             while not queue.empty():
-                event_id, raw = queue.get_nowait()
+                work = queue.get_nowait()
                 async with self._slots:
-                    await self.process(event_id, raw)
+                    await self._yield_to_acks()
+                    await self.process(work)
         finally:
             self._workers.pop(key, None)
             if queue.empty():
@@ -65,16 +125,20 @@ class EventDispatcher:
             if not self._workers:
                 self._idle.set()
 
-    async def process(self, webhook_event_id: str, raw: dict[str, Any] | None = None) -> None:
-        """Claim, handle and finish one event; a duplicate or lost race is skipped silently."""
+    async def process(self, work: _Work) -> None:
+        """Handle and finish one event; one another worker already took is skipped silently."""
         started = time.perf_counter()
-        if not await inbox.claim(webhook_event_id):
-            return
-        if raw is None:
+        webhook_event_id = work.webhook_event_id
+        if work.parsed is not None and work.parsed.event is not None:
+            raw, event = work.parsed.raw, work.parsed.event
+        else:
+            if not await inbox.claim(webhook_event_id):
+                return
             raw = await inbox.load_payload(webhook_event_id)
+            event = Event.from_dict(raw)
         ctx = EventContext(
             services=self.services,
-            event=Event.from_dict(raw),
+            event=event,
             raw=raw,
             webhook_event_id=webhook_event_id,
         )

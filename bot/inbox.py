@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.connection import connections
 from tortoise.expressions import F
 
 from bot import clock
@@ -22,17 +23,64 @@ class InboxStatus:
     IGNORED = "ignored"
 
 
-def _row(e: ParsedEvent, now: datetime) -> InboxEvent:
-    return InboxEvent(
-        webhook_event_id=e.webhook_event_id,
-        user_id=e.user_id,
-        event_type=e.event_type[:32],
-        payload=json.dumps(e.raw, ensure_ascii=False),
-        event_timestamp=e.timestamp,
-        is_redelivery=e.is_redelivery,
-        status=InboxStatus.PENDING if e.event is not None else InboxStatus.IGNORED,
-        received_at=now,
+_COLUMNS = (
+    "webhook_event_id",
+    "user_id",
+    "event_type",
+    "payload",
+    "event_timestamp",
+    "is_redelivery",
+    "status",
+    "attempts",
+    "received_at",
+)
+
+
+def _values(e: ParsedEvent, now: datetime, claimed: bool) -> list[Any]:
+    status = InboxStatus.IGNORED
+    if e.event is not None:
+        status = InboxStatus.PROCESSING if claimed else InboxStatus.PENDING
+    python = {
+        "webhook_event_id": e.webhook_event_id,
+        "user_id": e.user_id,
+        "event_type": e.event_type[:32],
+        "payload": json.dumps(e.raw, ensure_ascii=False),
+        "event_timestamp": e.timestamp,
+        "is_redelivery": e.is_redelivery,
+        "status": status,
+        "attempts": 1 if status == InboxStatus.PROCESSING else 0,
+        "received_at": now,
+    }
+    fields = InboxEvent._meta.fields_map
+    return [fields[c].to_db_value(python[c], InboxEvent) for c in _COLUMNS]
+
+
+async def insert_new(events: list[ParsedEvent], *, claimed: bool) -> set[str]:
+    """Insert events whose id we do not hold yet; return the ids that were new.
+
+    One statement (`ON CONFLICT DO NOTHING RETURNING`) both stores and deduplicates, so a
+    redelivered event is recognised at the door. With `claimed`, new rows start in
+    `processing`: this process hands them straight to its dispatcher.
+    """
+    if not events:
+        return set()
+    now = clock.now()
+    connection = connections.get("default")
+    postgres = connection.capabilities.dialect == "postgres"
+    width = len(_COLUMNS)
+    rows, values = [], []
+    for n, event in enumerate(events):
+        if postgres:
+            rows.append("(" + ", ".join(f"${n * width + i + 1}" for i in range(width)) + ")")
+        else:
+            rows.append("(" + ", ".join("?" * width) + ")")
+        values.extend(_values(event, now, claimed))
+    sql = (
+        f"INSERT INTO inbox_events ({', '.join(_COLUMNS)}) VALUES {', '.join(rows)} "
+        "ON CONFLICT (webhook_event_id) DO NOTHING RETURNING webhook_event_id"
     )
+    inserted = await connection.execute_query_dict(sql, values)
+    return {str(row["webhook_event_id"]) for row in inserted}
 
 
 class InboxWriter:
@@ -40,28 +88,35 @@ class InboxWriter:
 
     Under load many webhook requests arrive while an INSERT is running; they are written
     together by the next one, so the database sees a few large inserts instead of many small
-    ones and each request still gets its 200 only after its events are stored.
-    An id we already hold (a redelivery) is left untouched.
+    ones, and each request still gets its 200 only after its events are stored.
     """
 
+    MAX_ROWS_PER_INSERT = 500
+
     def __init__(self) -> None:
-        self._waiting: list[tuple[list[InboxEvent], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[list[ParsedEvent], asyncio.Future[set[str]]]] = []
         self._writer: asyncio.Task[None] | None = None
 
-    async def store(self, events: list[ParsedEvent]) -> None:
-        now = clock.now()
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiting.append(([_row(e, now) for e in events], future))
+    async def store(self, events: list[ParsedEvent]) -> set[str]:
+        """Store the events; return the ids that were new (claimed for processing here)."""
+        future: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        self._waiting.append((events, future))
         if self._writer is None or self._writer.done():
             self._writer = asyncio.create_task(self._write_all())
-        await future
+        return await future
 
     async def _write_all(self) -> None:
         while self._waiting:
-            batch, self._waiting = self._waiting, []
-            rows = [row for rows, _ in batch for row in rows]
+            batch: list[tuple[list[ParsedEvent], asyncio.Future[set[str]]]] = []
+            size = 0
+            while self._waiting and (
+                not batch or size + len(self._waiting[0][0]) <= self.MAX_ROWS_PER_INSERT
+            ):
+                item = self._waiting.pop(0)
+                batch.append(item)
+                size += len(item[0])
             try:
-                await InboxEvent.bulk_create(rows, ignore_conflicts=True)
+                new = await insert_new([e for events, _ in batch for e in events], claimed=True)
             except Exception as exc:
                 for _, future in batch:
                     if not future.done():
@@ -69,7 +124,7 @@ class InboxWriter:
             else:
                 for _, future in batch:
                     if not future.done():
-                        future.set_result(None)
+                        future.set_result(new)
 
 
 async def claim(webhook_event_id: str) -> bool:

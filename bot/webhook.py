@@ -38,9 +38,13 @@ async def callback(request: web.Request) -> web.Response:
         log.warning("unreadable webhook body: %s", exc)
         return _error(400, str(exc))
     if events:
-        await request.app[INBOX_WRITER].store(events)
         dispatcher = request.app[DISPATCHER]
+        dispatcher.ack_started()
+        try:
+            new_ids = await request.app[INBOX_WRITER].store(events)
+        finally:
+            dispatcher.ack_finished()
         for event in sorted(events, key=lambda e: e.timestamp):
-            if event.event is not None:
-                dispatcher.submit(event.webhook_event_id, event.user_id, event.raw)
+            if event.event is not None and event.webhook_event_id in new_ids:
+                dispatcher.submit_claimed(event.webhook_event_id, event.user_id, event)
     return web.json_response({})

@@ -267,6 +267,79 @@ async def test_other_friends_messages_mark_them_unread(tab: Tab) -> None:
     assert tab.errors == []
 
 
+def pick_date_picker(scenario: Scenario) -> tuple[str, str, str, str]:
+    """(keyword, chip label, postback data, mode) of a date picker offered as a quick reply."""
+    for reply in scenario.auto_replies:
+        keyword = _keyword(reply)
+        if keyword is None or scenario.find_auto_reply(keyword) is not reply:
+            continue
+        for message in reply.messages:
+            for item in message.quickReply.items if message.quickReply else ():
+                action = item.action
+                if action.type == "datetimepicker" and action.label:
+                    return keyword, action.label, action.data, action.mode
+    pytest.skip(f"{SCENARIO.name} offers no date picker in a quick reply")
+
+
+async def follow_new_friend(page: Page, base_url: str, name: str) -> str:
+    """Open the simulator, create `name`, follow; returns the friend's userId."""
+    await page.goto(f"{base_url}/sandbox")
+    await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
+    await page.get_by_test_id("new-friend-name").fill(name)
+    await page.get_by_test_id("new-friend-button").click()
+    await page.get_by_test_id("follow-button").click()
+    await expect(bubbles(page, "out", name).first).to_be_visible()
+    return await page.get_by_test_id("friend-select").input_value()
+
+
+async def test_date_picker_sends_a_postback_with_params(tab: Tab) -> None:
+    keyword, label, data, mode = pick_date_picker(load_scenario(SCENARIO))
+    page = tab.page
+    expect.set_options(timeout=REPLY_TIMEOUT_MS)
+    user_id = await follow_new_friend(page, tab.base_url, FRIEND_NAME)
+
+    await page.get_by_test_id("composer-input").fill(keyword)
+    await page.get_by_test_id("send-button").click()
+    await page.get_by_test_id("quick-reply").filter(has_text=label).click()
+    await expect(page.get_by_test_id("picker-dialog")).to_be_visible()
+    value = {"date": "2026-12-24", "time": "10:30", "datetime": "2026-12-24T10:30"}[mode]
+    await page.get_by_test_id("picker-input").fill(value)
+    await page.get_by_test_id("picker-ok").click()
+    await expect(page.get_by_test_id("picker-dialog")).to_be_hidden()
+    await expect(page.locator('[data-direction="in"][data-type="postback"]')).to_have_count(1)
+
+    response = await page.request.get(f"{tab.base_url}/sandbox/api/friends/{user_id}/transcript")
+    postbacks = [
+        e["message"]
+        for e in (await response.json())["entries"]
+        if e["direction"] == "in" and e["message"]["type"] == "postback"
+    ]
+    assert postbacks[-1]["data"] == data
+    assert postbacks[-1]["params"] == {mode: value}
+    assert tab.errors == []
+
+
+async def test_errors_from_the_server_are_shown(tab: Tab) -> None:
+    page = tab.page
+    expect.set_options(timeout=REPLY_TIMEOUT_MS)
+    await follow_new_friend(page, tab.base_url, FRIEND_NAME)
+
+    async def refuse(route: Route) -> None:
+        await route.fulfill(
+            status=400,
+            content_type="application/json",
+            body='{"message": "ただいまメンテナンス中です"}',
+        )
+
+    await page.route("**/sandbox/api/friends/*/messages", refuse)
+    await page.get_by_test_id("composer-input").fill("こんにちは")
+    await page.get_by_test_id("composer-input").press("Enter")
+    notice = page.get_by_test_id("notice")
+    await expect(notice).to_be_visible()
+    await expect(notice).to_contain_text("ただいまメンテナンス中です")
+    assert tab.errors == []
+
+
 EXTERNAL_URL = re.compile(r"""https?://[^\s"'`<>)]+""", re.IGNORECASE)
 ASSETS = ("simulator.html", "simulator.css", "simulator.js")
 

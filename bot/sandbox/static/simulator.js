@@ -459,7 +459,7 @@
 
   function resync() {
     loadFriends()
-      .then(() => loadTranscript())
+      .then(() => (state.currentId ? loadTranscript() : selectInitialFriend()))
       .catch(() => {
         /* shown by the next user action */
       });
@@ -1483,6 +1483,7 @@
   function askDateTime(mode, action) {
     const input = ui.pickerInput;
     const dialog = ui.pickerDialog;
+    if (dialog.open) return Promise.resolve(null);
     input.type = mode.type;
     for (const attr of ["min", "max"]) {
       const v = asString(action[attr]);
@@ -1619,6 +1620,18 @@
     ui.composerInput.focus();
   });
 
+  /** With nobody selected, show the friend picked last time (or the first one). */
+  async function selectInitialFriend() {
+    if (state.currentId || !state.friends.length) return;
+    let preferred = null;
+    try {
+      preferred = localStorage.getItem(STORAGE_KEY);
+    } catch {
+      preferred = null;
+    }
+    await selectFriend(findFriend(preferred) ? preferred : state.friends[0].userId);
+  }
+
   async function init() {
     openStream();
     try {
@@ -1627,14 +1640,7 @@
       showNotice(describeError(err, "友だち一覧を取得"), "error");
       return;
     }
-    let preferred = null;
-    try {
-      preferred = localStorage.getItem(STORAGE_KEY);
-    } catch {
-      preferred = null;
-    }
-    const initial = findFriend(preferred) ? preferred : state.friends.length ? state.friends[0].userId : null;
-    if (initial && !state.currentId) await selectFriend(initial);
+    await selectInitialFriend();
   }
 
   init();
