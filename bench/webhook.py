@@ -202,8 +202,9 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}"
     )
-    print(f"database: {db_url.split('://')[0]}; friends {args.friends}; events {args.events};"
-          + (f" offered rate {args.rate:,.0f}/s" if args.rate else f" concurrency {args.concurrency}"))  # fmt: skip
+    load = f"offered rate {args.rate:,.0f}/s" if args.rate else f"concurrency {args.concurrency}"
+    kind = db_url.split("://")[0]
+    print(f"database: {kind}; friends {args.friends}; events {args.events}; {load}")
     print(f"accepted: {args.events / sent_in:,.0f} events/s ({sent_in:.2f} s)")
     print(
         f"ack latency: p50 {statistics.median(latencies):.1f} ms, "

@@ -59,8 +59,29 @@ class Outbox:
         reply_token: str | None = None,
         reply_expires_at: Any = None,
         dedupe_key: str | None = None,
-        claimed: bool = False,
     ) -> OutboxMessage:
+        """Write a pending row for the retry pass to send (or find the one written before)."""
+        row, _ = await self._write(
+            user_id,
+            messages,
+            source=source,
+            reply_token=reply_token,
+            reply_expires_at=reply_expires_at,
+            dedupe_key=dedupe_key,
+        )
+        return row
+
+    async def _write(
+        self,
+        user_id: str,
+        messages: list[dict[str, Any]],
+        *,
+        source: str,
+        reply_token: str | None = None,
+        reply_expires_at: Any = None,
+        dedupe_key: str | None = None,
+        claimed: bool = False,
+    ) -> tuple[OutboxMessage, bool]:
         """Write the row, or return the one an earlier attempt of the same work wrote.
 
         With `claimed`, the row is born in `sending` for a caller that sends it right away
@@ -70,7 +91,7 @@ class Outbox:
             raise ValueError("a LINE request carries 1 to 5 messages")
         now = clock.now()
         try:
-            return await OutboxMessage.create(
+            row = await OutboxMessage.create(
                 dedupe_key=dedupe_key,
                 user_id=user_id,
                 kind="reply" if reply_token else "push",
@@ -87,7 +108,8 @@ class Outbox:
         except IntegrityError:
             if dedupe_key is None:
                 raise
-            return await OutboxMessage.get(dedupe_key=dedupe_key)
+            return await OutboxMessage.get(dedupe_key=dedupe_key), False
+        return row, True
 
     async def send(
         self,
@@ -100,7 +122,7 @@ class Outbox:
         dedupe_key: str | None = None,
     ) -> OutboxMessage:
         """Write the row and send it now. Work done before (same dedupe key) is not redone."""
-        row = await self.enqueue(
+        row, created = await self._write(
             user_id,
             messages,
             source=source,
@@ -109,7 +131,7 @@ class Outbox:
             dedupe_key=dedupe_key,
             claimed=True,
         )
-        if row.status == Status.SENDING and row.attempts == 1 and row.sent_at is None:
+        if created:
             await self._send_claimed(row)
         return row
 

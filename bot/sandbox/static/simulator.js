@@ -360,6 +360,7 @@
     } catch (err) {
       showNotice(describeError(err, follow ? "友だち追加" : "ブロック"), "error");
       renderFriendState();
+      scheduleFriendsReload();
     }
   }
 
@@ -405,11 +406,13 @@
     const token = ++state.loadToken;
     try {
       const data = await api(friendPath(userId, "transcript"));
-      if (token !== state.loadToken || userId !== state.currentId) return;
+      // Entries are keyed by seq, so even an older answer merges safely.
       for (const entry of asArray(data.entries)) storeEntry(userId, entry);
-      syncChat();
+      if (userId === state.currentId) syncChat();
     } catch (err) {
-      if (token === state.loadToken) showNotice(describeError(err, "トーク履歴を取得"), "error");
+      if (token === state.loadToken && userId === state.currentId) {
+        showNotice(describeError(err, "トーク履歴を取得"), "error");
+      }
     }
   }
 
@@ -605,7 +608,7 @@
     let content;
     try {
       content = renderMessage(message, direction);
-    } catch (err) {
+    } catch {
       content = bubble("表示できないメッセージです。", "bubble-error");
     }
 
