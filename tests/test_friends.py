@@ -99,3 +99,29 @@ async def test_refused_push_keeps_lines_message_and_request_id(
     assert "Invalid user ID" in (row.error or "")
     assert row.line_request_id
     assert json.loads(row.messages)[0]["text"] == "誰?"
+
+
+async def test_has_tag_filter_follows_the_tag_history(
+    sandbox: SandboxDriver, services: Services
+) -> None:
+    from linebot.v3.webhooks import Event
+
+    from bot.db.models import FriendTag, Tag
+    from bot.handlers.context import EventContext
+    from bot.handlers.router import HasTag
+
+    friend = await sandbox.friend("タグさん")
+    await friend.follow()
+    await friend.received(1)
+    await sandbox.settle()
+    row = await Friend.get(line_user_id=friend.user_id)
+    raw = text_event(friend.user_id, "x")
+    ctx = EventContext(services, Event.from_dict(raw), raw, raw["webhookEventId"], friend=row)
+    member = HasTag("会員")
+    assert not await member.check(ctx)
+    tag = await Tag.create(name="会員", created_at=clock.now())
+    period = await FriendTag.create(friend=row, tag=tag, added_at=clock.now(), source="admin")
+    assert await member.check(ctx)
+    period.removed_at = clock.now()
+    await period.save()
+    assert not await member.check(ctx)
