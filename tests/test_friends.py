@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from pathlib import Path
 
 import aiohttp
 
@@ -11,6 +12,7 @@ from bot import clock
 from bot.config import Settings
 from bot.db.models import Friend, OutboxMessage
 from bot.services import Services
+from tests.conftest import make_settings, start_server
 from tests.dsl import SandboxDriver
 from tests.events import body_of, post_signed, text_event
 
@@ -125,3 +127,24 @@ async def test_has_tag_filter_follows_the_tag_history(
     period.removed_at = clock.now()
     await period.save()
     assert not await member.check(ctx)
+
+
+async def test_unblock_can_skip_the_welcome(
+    database_url: str, tmp_path: Path, http: aiohttp.ClientSession
+) -> None:
+    scenario = tmp_path / "quiet.yaml"
+    scenario.write_text(
+        "version: 1\nwelcome_on_unblock: false\nwelcome: ['はじめまして']\n", encoding="utf-8"
+    )
+    server = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(scenario)))
+    try:
+        sandbox = SandboxDriver(str(server.make_url("")), http)
+        friend = await sandbox.friend("再訪さん")
+        await friend.follow()
+        assert await friend.texts(1) == ["はじめまして"]
+        await friend.block()
+        await friend.follow()
+        await friend.nothing_more()
+        assert not (await Friend.get(line_user_id=friend.user_id)).blocked
+    finally:
+        await server.close()

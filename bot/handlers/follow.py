@@ -31,8 +31,8 @@ async def on_follow(ctx: EventContext) -> None:
     ctx.friend = friend
     unblocked = isinstance(ctx.event, FollowEvent) and bool(ctx.event.follow.is_unblocked)
     scenario = ctx.services.scenario
-    welcome = scenario.welcome
-    await ctx.send_scenario_messages(welcome, source="welcome")
+    if scenario.welcome and (scenario.welcome_on_unblock or not unblocked):
+        await ctx.send_scenario_messages(scenario.welcome, source="welcome")
     ctx.outcome = "unblocked" if unblocked else ("followed" if is_new else "refollowed")
 
 

@@ -766,6 +766,8 @@ class Scenario(_Model):
     """IANA time zone of the account, used for dates and times (e.g. Asia/Tokyo)."""
     welcome: list[Message] = Field(default_factory=list, max_length=MAX_MESSAGES)
     """0 to 5 messages sent when someone adds the account as a friend."""
+    welcome_on_unblock: bool = True
+    """Send the welcome again when a friend who blocked the account unblocks it."""
     auto_replies: list[AutoReply] = Field(default_factory=list)
     """Keyword replies; the first one that matches a text message answers it."""
     default_reply: MessageList | None = None
