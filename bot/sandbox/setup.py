@@ -37,6 +37,11 @@ def setup_sandbox(
         await sender.close()
 
     app.cleanup_ctx.append(sender_ctx)
+
+    async def end_streams(_: web.Application) -> None:
+        state.close_streams()
+
+    app.on_shutdown.append(end_streams)
     return state
 
 

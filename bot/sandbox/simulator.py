@@ -180,6 +180,8 @@ class SimulatorHandlers:
                 except TimeoutError:
                     await response.write(b": keep-alive\n\n")
                     continue
+                if not event:  # the server is shutting down
+                    break
                 data = json.dumps(event, ensure_ascii=False)
                 await response.write(f"event: entry\ndata: {data}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):

@@ -7,6 +7,7 @@ any database (or none, when it serves as an independent stand-in).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -146,6 +147,12 @@ class SandboxState:
         queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=1000)
         self._subscribers.add(queue)
         return queue
+
+    def close_streams(self) -> None:
+        """Ask every open live stream to end (server shutdown must not wait for browsers)."""
+        for queue in list(self._subscribers):
+            with contextlib.suppress(asyncio.QueueFull):
+                queue.put_nowait({})
 
     def unsubscribe(self, queue: asyncio.Queue[dict[str, Any]]) -> None:
         self._subscribers.discard(queue)
