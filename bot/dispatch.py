@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import time
 from dataclasses import dataclass
@@ -19,7 +20,6 @@ from bot import inbox
 from bot.crm import friends
 from bot.handlers.context import EventContext
 from bot.inbox import InboxStatus
-from bot.line.webhook import ParsedEvent
 from bot.services import Services
 
 log = logging.getLogger("bot.events")
@@ -32,8 +32,11 @@ QUIET_S = 0.01
 
 @dataclass(frozen=True)
 class _Work:
+    """A queued event. Only strings: a backlog of thousands must not slow the garbage
+    collector's full passes, which pause the loop (and every webhook ack) while they run."""
+
     webhook_event_id: str
-    parsed: ParsedEvent | None = None
+    payload: str | None = None
 
 
 class EventDispatcher:
@@ -45,7 +48,8 @@ class EventDispatcher:
         self._acks_in_flight = 0
         self._acks_total = 0
         self._last_ack_at = 0.0
-        self._gate: asyncio.Future[None] | None = None
+        self._gate: asyncio.Future[bool] | None = None
+        self._one_during_burst = asyncio.Semaphore(1)
         self._no_acks = asyncio.Event()
         self._no_acks.set()
         self._idle = asyncio.Event()
@@ -63,8 +67,8 @@ class EventDispatcher:
         if self._acks_in_flight == 0:
             self._no_acks.set()
 
-    async def _quiet_moment(self) -> None:
-        """Return once no webhook has arrived for QUIET_S, or after ACK_PRIORITY_MAX_WAIT_S."""
+    async def _quiet_moment(self) -> bool:
+        """True once no webhook has arrived for QUIET_S; False after ACK_PRIORITY_MAX_WAIT_S."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + ACK_PRIORITY_MAX_WAIT_S
         while loop.time() < deadline:
@@ -74,30 +78,30 @@ class EventDispatcher:
             seen = self._acks_total
             await asyncio.sleep(QUIET_S)
             if self._acks_total == seen and not self._acks_in_flight:
-                return
+                return True
+        return False
 
-    async def _yield_to_acks(self) -> None:
+    async def _yield_to_acks(self) -> bool:
         """Storing and acknowledging webhooks goes first: that is what makes them safe.
 
         During a burst, processing waits for a quiet moment (all workers share one wait),
         but never longer than ACK_PRIORITY_MAX_WAIT_S, so it slows down without stopping.
+        Returns False when the burst is still going on.
         """
         loop = asyncio.get_running_loop()
         if not self._acks_in_flight and loop.time() - self._last_ack_at > QUIET_S:
-            return
+            return True
         if self._gate is None or self._gate.done():
             self._gate = asyncio.ensure_future(self._quiet_moment())
-        await asyncio.shield(self._gate)
+        return await asyncio.shield(self._gate)
 
     def submit(self, webhook_event_id: str, user_id: str | None) -> None:
         """Queue a stored event that still has to be claimed (recovery after a restart)."""
         self._enqueue(user_id, _Work(webhook_event_id))
 
-    def submit_claimed(
-        self, webhook_event_id: str, user_id: str | None, parsed: ParsedEvent
-    ) -> None:
+    def submit_claimed(self, webhook_event_id: str, user_id: str | None, payload: str) -> None:
         """Queue an event this process just stored as `processing` (the webhook's fast path)."""
-        self._enqueue(user_id, _Work(webhook_event_id, parsed))
+        self._enqueue(user_id, _Work(webhook_event_id, payload))
 
     def _enqueue(self, user_id: str | None, work: _Work) -> None:
         key = user_id or NO_USER
@@ -114,8 +118,11 @@ class EventDispatcher:
             while not queue.empty():
                 work = queue.get_nowait()
                 async with self._slots:
-                    await self._yield_to_acks()
-                    await self.process(work)
+                    if await self._yield_to_acks():
+                        await self.process(work)
+                    else:  # still a burst: one event at a time, between acks
+                        async with self._one_during_burst:
+                            await self.process(work)
         finally:
             self._workers.pop(key, None)
             if queue.empty():
@@ -129,13 +136,13 @@ class EventDispatcher:
         """Handle and finish one event; one another worker already took is skipped silently."""
         started = time.perf_counter()
         webhook_event_id = work.webhook_event_id
-        if work.parsed is not None and work.parsed.event is not None:
-            raw, event = work.parsed.raw, work.parsed.event
+        if work.payload is not None:
+            raw = json.loads(work.payload)
         else:
             if not await inbox.claim(webhook_event_id):
                 return
             raw = await inbox.load_payload(webhook_event_id)
-            event = Event.from_dict(raw)
+        event = Event.from_dict(raw)
         ctx = EventContext(
             services=self.services,
             event=event,

@@ -44,7 +44,7 @@ def _values(e: ParsedEvent, now: datetime, claimed: bool) -> list[Any]:
         "webhook_event_id": e.webhook_event_id,
         "user_id": e.user_id,
         "event_type": e.event_type[:32],
-        "payload": json.dumps(e.raw, ensure_ascii=False),
+        "payload": e.payload,
         "event_timestamp": e.timestamp,
         "is_redelivery": e.is_redelivery,
         "status": status,
@@ -148,14 +148,19 @@ async def finish(
     )
 
 
-async def unfinished(older_than: timedelta = timedelta()) -> list[tuple[str, str | None]]:
-    """(event id, user id) of events not yet processed, oldest first, for recovery."""
+async def pending(
+    older_than: timedelta = timedelta(), limit: int = 10_000
+) -> list[tuple[str, str | None]]:
+    """(event id, user id) of events waiting to be claimed, oldest first, for recovery.
+
+    Only `pending`: rows in `processing` belong to a live worker (a restart releases those of
+    a dead one first), and skipping them keeps this cheap during a large backlog.
+    """
     cutoff = clock.now() - older_than
     rows = (
-        await InboxEvent.filter(
-            status__in=[InboxStatus.PENDING, InboxStatus.PROCESSING], received_at__lte=cutoff
-        )
+        await InboxEvent.filter(status=InboxStatus.PENDING, received_at__lte=cutoff)
         .order_by("event_timestamp", "id")
+        .limit(limit)
         .values_list("webhook_event_id", "user_id")
     )
     return [(str(r[0]), r[1]) for r in rows]

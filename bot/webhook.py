@@ -46,5 +46,5 @@ async def callback(request: web.Request) -> web.Response:
             dispatcher.ack_finished()
         for event in sorted(events, key=lambda e: e.timestamp):
             if event.event is not None and event.webhook_event_id in new_ids:
-                dispatcher.submit_claimed(event.webhook_event_id, event.user_id, event)
+                dispatcher.submit_claimed(event.webhook_event_id, event.user_id, event.payload)
     return web.json_response({})

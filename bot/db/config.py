@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.db.sqlite_wal import INLINE_CHECKPOINT_PAGES
+
 MODELS_MODULE = "bot.db.models"
 MIGRATIONS_MODULE = "bot.db.migrations"
 
@@ -14,7 +16,10 @@ def normalize_url(url: str) -> str:
         url = "postgres://" + url[len("postgresql://") :]
     if url.startswith("sqlite://") and "busy_timeout" not in url:
         sep = "&" if "?" in url else "?"
-        url = f"{url}{sep}busy_timeout=5000&journal_mode=WAL&synchronous=NORMAL"
+        url = (
+            f"{url}{sep}busy_timeout=5000&journal_mode=WAL&synchronous=NORMAL"
+            f"&wal_autocheckpoint={INLINE_CHECKPOINT_PAGES}"
+        )
     return url
 
 

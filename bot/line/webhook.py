@@ -31,6 +31,7 @@ class ParsedEvent:
     timestamp: int
     is_redelivery: bool
     user_id: str | None
+    payload: str  # the event as JSON text: what the inbox stores and the dispatcher queues
 
 
 _REQUIRED = {"type": str, "webhookEventId": str, "timestamp": int, "mode": str}
@@ -71,6 +72,7 @@ def parse_event(index: int, raw: Any) -> ParsedEvent:
         event = None  # a type this SDK does not know: stored, then ignored
     return ParsedEvent(
         raw=raw,
+        payload=json.dumps(raw, ensure_ascii=False),
         event=event,
         webhook_event_id=raw["webhookEventId"],
         event_type=raw["type"],
