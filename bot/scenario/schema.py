@@ -452,6 +452,14 @@ class VideoMessage(_Message):
 # --- templates ---------------------------------------------------------------------------
 
 
+def _check_card(title: str | None, image: Any, text: str, actions: list[Any]) -> None:
+    """Rules shared by buttons templates and carousel columns: shorter text under a title or
+    image, and a label on every button."""
+    if (title or image) and len(static_text(text)) > SHORT_TEMPLATE_TEXT:
+        raise _issue("limit_here", _SHORT_TEXT_RULE, ("text",))
+    _require_labels(actions, ("actions",))
+
+
 class ButtonsTemplate(_Model):
     """A card with optional image and title, some text and up to 4 buttons."""
 
@@ -469,15 +477,7 @@ class ButtonsTemplate(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "ButtonsTemplate":
-        if (self.title or self.thumbnailImageUrl) and len(
-            static_text(self.text)
-        ) > SHORT_TEMPLATE_TEXT:
-            raise _issue(
-                "limit_here",
-                _SHORT_TEXT_RULE,
-                ("text",),
-            )
-        _require_labels(self.actions, ("actions",))
+        _check_card(self.title, self.thumbnailImageUrl, self.text, self.actions)
         return self
 
 
@@ -520,15 +520,7 @@ class CarouselColumn(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> "CarouselColumn":
-        if (self.title or self.thumbnailImageUrl) and len(
-            static_text(self.text)
-        ) > SHORT_TEMPLATE_TEXT:
-            raise _issue(
-                "limit_here",
-                _SHORT_TEXT_RULE,
-                ("text",),
-            )
-        _require_labels(self.actions, ("actions",))
+        _check_card(self.title, self.thumbnailImageUrl, self.text, self.actions)
         return self
 
 
