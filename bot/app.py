@@ -12,7 +12,7 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import clock, inbox
-from bot.appkeys import DB_CONTEXT, DISPATCHER, INBOX_WRITER, SERVICES
+from bot.appkeys import DB_CONTEXT, DISPATCHER, INBOX_WRITER, SERVICES, TICK_LOCK
 from bot.config import Settings
 from bot.db import sqlite_wal
 from bot.db.runtime import close_database, database_alive, open_database
@@ -32,10 +32,22 @@ INBOX_RECOVERY_AGE = timedelta(seconds=60)
 
 
 async def tick(app: web.Application) -> None:
-    """Periodic work: retry due outbox rows, pick up events whose processing was lost."""
+    """Periodic work: retries, expiry, decay, due steps, time-based rules, lost events.
+
+    One at a time: the scheduler and the test clock both call it.
+    """
+    async with app[TICK_LOCK]:
+        await _tick(app)
+
+
+async def _tick(app: web.Application) -> None:
     services = app[SERVICES]
     await sqlite_wal.checkpoint(services.settings.database_url)
     await services.outbox.retry_due()
+    await services.crm.points.expire_due()
+    await services.crm.scores.decay()
+    await services.steps.run_due()
+    await services.rules.tick()
     dispatcher = app[DISPATCHER]
     for event_id, user_id in await inbox.pending(older_than=INBOX_RECOVERY_AGE):
         dispatcher.submit(event_id, user_id)
@@ -43,6 +55,7 @@ async def tick(app: web.Application) -> None:
 
 async def _database_ctx(app: web.Application) -> AsyncIterator[None]:
     app[DB_CONTEXT] = await open_database(app[SERVICES].settings.database_url)
+    await app[SERVICES].crm.sync()
     yield
     await close_database(app[DB_CONTEXT])
 
@@ -149,6 +162,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     concurrency = 8 if settings.database_url.startswith("sqlite") else 32
     app[DISPATCHER] = EventDispatcher(services, concurrency=concurrency)
     app[INBOX_WRITER] = inbox.InboxWriter()
+    app[TICK_LOCK] = asyncio.Lock()
     app.cleanup_ctx.extend([_database_ctx, _line_ctx, _dispatcher_ctx, _scheduler_ctx])
     app.router.add_post("/callback", callback)
     app.router.add_get("/healthz", healthz)

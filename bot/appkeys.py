@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
@@ -14,3 +15,4 @@ SERVICES: web.AppKey[Services] = web.AppKey("services", Services)
 DISPATCHER: web.AppKey[EventDispatcher] = web.AppKey("dispatcher", EventDispatcher)
 DB_CONTEXT: web.AppKey[Any] = web.AppKey("db_context", object)
 INBOX_WRITER: web.AppKey[InboxWriter] = web.AppKey("inbox_writer", InboxWriter)
+TICK_LOCK: web.AppKey[asyncio.Lock] = web.AppKey("tick_lock", asyncio.Lock)

@@ -7,12 +7,21 @@ import asyncio
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from aiohttp import web
 
 from bot.config import SANDBOX_CHANNEL_SECRET, ConfigError, Settings
 from bot.logs import setup_logging
+
+if TYPE_CHECKING:
+    from bot.crm.csv_io import ImportReport
+    from bot.crm.service import Crm
+    from bot.scenario import Scenario
+
+T = TypeVar("T")
 
 SHUTDOWN_TIMEOUT_S = 30.0
 LISTEN_BACKLOG = 1024  # bursts of webhook connections must not overflow into SYN retries
@@ -88,6 +97,117 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _load_scenario_or_exit(settings: Settings) -> Scenario:
+    from bot.scenario import ScenarioError, load_scenario
+
+    try:
+        return load_scenario(settings.scenario_path)
+    except ScenarioError as exc:
+        print(f"stepbot: the scenario file has errors:\n{exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+async def _with_crm(
+    settings: Settings, scenario: Scenario, work: Callable[[Crm], Awaitable[T]]
+) -> T:
+    """Open the database (migrating it), run `work` with the CRM, close the database."""
+    from bot.crm.service import Crm
+    from bot.db.runtime import close_database, open_database
+
+    ctx = await open_database(settings.database_url)
+    try:
+        return await work(Crm(scenario))
+    finally:
+        await close_database(ctx)
+
+
+def cmd_import(args: argparse.Namespace) -> int:
+    """Import friends from a CSV file: every row or, if any row is rejected, none."""
+    from tortoise.exceptions import IntegrityError, OperationalError
+
+    from bot.crm.csv_io import import_friends
+
+    settings = _settings()
+    scenario = _load_scenario_or_exit(settings)
+    try:
+        data = sys.stdin.buffer.read() if args.file == "-" else Path(args.file).read_bytes()
+    except OSError as exc:
+        print(f"stepbot: {args.file} を読めません: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+
+    async def work(crm: Crm) -> ImportReport:
+        return await import_friends(data, crm, dry_run=args.dry_run, actor=args.actor)
+
+    try:
+        report = asyncio.run(_with_crm(settings, scenario, work))
+    except (IntegrityError, OperationalError) as exc:
+        print(
+            "stepbot: 書き込み中に他の処理と衝突しました。何も書き込んでいません。"
+            f"もう一度実行してください (database conflict, rolled back: {exc})",
+            file=sys.stderr,
+        )
+        return 1
+    for problem in report.problems():
+        print(f"{args.file}: {problem}", file=sys.stderr)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
+def _condition_or_exit(text: str) -> Any:
+    """A --where condition written as YAML or JSON (JSON is YAML), validated."""
+    import yaml
+    from pydantic import ValidationError
+
+    from bot.scenario.segment import validate_condition
+
+    try:
+        return validate_condition(yaml.safe_load(text))
+    except yaml.YAMLError as exc:
+        print(f"stepbot: --where の条件を読めません (invalid YAML/JSON): {exc}", file=sys.stderr)
+    except ValidationError as exc:
+        for error in exc.errors(include_url=False):
+            where = ".".join(str(part) for part in error["loc"]) or "(condition)"
+            print(f"stepbot: --where {where}: {error['msg']}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    """Write all friends, or a segment's, as CSV (UTF-8 with BOM, CRLF) for Excel."""
+    from bot.crm.csv_io import export_friends
+    from bot.crm.segments import SegmentError
+
+    settings = _settings()
+    scenario = _load_scenario_or_exit(settings)
+    cond: Any = None
+    if args.segment is not None:
+        if args.segment not in scenario.segments:
+            known = "、".join(scenario.segments) or "(なし)"
+            print(
+                f"stepbot: セグメント「{args.segment}」はシナリオにありません(あるもの: {known})",
+                file=sys.stderr,
+            )
+            return 2
+        cond = args.segment
+    elif args.where is not None:
+        cond = _condition_or_exit(args.where)
+
+    async def work(crm: Crm) -> bytes:
+        return await export_friends(crm, cond)
+
+    try:
+        data = asyncio.run(_with_crm(settings, scenario, work))
+    except SegmentError as exc:
+        print(f"stepbot: {exc}", file=sys.stderr)
+        return 2
+    if args.output and args.output != "-":
+        Path(args.output).write_bytes(data)
+        print(f"書き出しました: {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return 0
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run only the LINE stand-in, for pointing a stepbot (or another bot) at it."""
     from bot.sandbox.setup import standalone_app
@@ -125,6 +245,21 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         func=cmd_migrate
     )
+    importer = sub.add_parser(
+        "import", help="import friends from a CSV file (Lステップ, Liny, エルメ...)"
+    )
+    importer.add_argument("file", help="the CSV file (UTF-8 or Shift_JIS), or - for stdin")
+    importer.add_argument(
+        "--dry-run", action="store_true", help="only check and report, write nothing"
+    )
+    importer.add_argument("--actor", default="import", help="who is recorded in tag history")
+    importer.set_defaults(func=cmd_import)
+    exporter = sub.add_parser("export", help="export friends as CSV for Excel")
+    which = exporter.add_mutually_exclusive_group()
+    which.add_argument("--segment", help="only friends in this named segment")
+    which.add_argument("--where", help="only friends matching this condition (YAML or JSON)")
+    exporter.add_argument("-o", "--output", help="write to this file (default: stdout)")
+    exporter.set_defaults(func=cmd_export)
     sandbox = sub.add_parser("sandbox", help="run only the LINE Platform stand-in")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)

@@ -10,16 +10,20 @@ import re
 from datetime import UTC, datetime, timedelta
 
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*$")
+_PART = re.compile(r"(\d+(?:\.\d+)?)([smhdw])")
+_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?[smhdw])+$")
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `30s`, `15m`, `2h`, `7d`, `1w` into a timedelta (ValueError if malformed)."""
-    match = _DURATION.match(text or "")
-    if not match:
-        raise ValueError(f"expected a duration such as 30s, 15m, 2h, 7d or 1w, got {text!r}")
-    amount, unit = float(match.group(1)), match.group(2)
-    return timedelta(**{_UNITS[unit]: amount})
+    """Parse `30s`, `15m`, `2h`, `7d`, `1w` or combinations such as `1d12h` into a timedelta
+    (ValueError if malformed)."""
+    compact = (text or "").replace(" ", "")
+    if not _DURATION.match(compact):
+        raise ValueError(f"expected a duration such as 30s, 15m, 2h, 7d, 1w or 1d12h, got {text!r}")
+    total = timedelta()
+    for amount, unit in _PART.findall(compact):
+        total += timedelta(**{_UNITS[unit]: float(amount)})
+    return total
 
 
 class Clock:

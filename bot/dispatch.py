@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from linebot.v3.webhooks import Event
 
 from bot import inbox
+from bot.automation.actions import current_answer
 from bot.crm import friends
+from bot.crm.events import MessageReceived, PostbackReceived
 from bot.handlers.context import EventContext
 from bot.inbox import InboxStatus
 from bot.services import Services
@@ -154,9 +156,14 @@ class EventDispatcher:
             if ctx.user_id and ctx.event_type not in ("follow", "unfollow"):
                 ctx.friend = await friends.ensure_friend(ctx.user_id)
                 await friends.touch(ctx.friend)
-            handled_by = await self.services.router.dispatch(ctx)
-            if handled_by is None:
-                ctx.outcome = "no handler"
+            answering = current_answer.set(ctx)
+            try:
+                handled_by = await self.services.router.dispatch(ctx)
+                if handled_by is None:
+                    ctx.outcome = "no handler"
+                await self._publish_activity(ctx)
+            finally:
+                current_answer.reset(answering)
         except Exception as exc:
             status, error = InboxStatus.FAILED, f"{type(exc).__name__}: {exc}"
             ctx.outcome = "error"
@@ -178,6 +185,21 @@ class EventDispatcher:
                 "ms": round(elapsed, 1),
             },
         )
+
+    async def _publish_activity(self, ctx: EventContext) -> None:
+        """Tell rules and scores about a message or a tap (after any auto-reply answered)."""
+        if ctx.friend is None:
+            return
+        crm = self.services.crm
+        if ctx.text is not None:
+            await crm.bus.publish(MessageReceived(ctx.friend.id, "message", text=ctx.text))
+            await crm.scores.on_activity(ctx.friend.id, "message")
+        elif ctx.postback_data is not None:
+            params = ctx.raw.get("postback", {}).get("params") or {}
+            await crm.bus.publish(
+                PostbackReceived(ctx.friend.id, "postback", data=ctx.postback_data, params=params)
+            )
+            await crm.scores.on_activity(ctx.friend.id, "postback")
 
     async def drain(self, timeout: float = 30.0) -> bool:
         """Wait until every accepted event has been processed; False on timeout."""

@@ -5,8 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from bot.automation.actions import ActionRunner
 from bot.automation.outbox import Outbox
+from bot.automation.rules import RuleEngine
+from bot.automation.steps import StepRunner
 from bot.config import Settings
+from bot.crm.service import Crm
 from bot.line.client import LineClient
 
 if TYPE_CHECKING:
@@ -21,6 +25,14 @@ class Services:
     router: Router
     line: LineClient
     outbox: Outbox = field(init=False)
+    crm: Crm = field(init=False)
+    actions: ActionRunner = field(init=False)
+    steps: StepRunner = field(init=False)
+    rules: RuleEngine = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
+        self.crm = Crm(self.scenario)
+        self.actions = ActionRunner(self.crm, self.outbox)
+        self.steps = StepRunner(self.scenario, self.actions)
+        self.rules = RuleEngine(self.scenario, self.crm, self.actions)

@@ -121,3 +121,16 @@ async def http() -> AsyncIterator[aiohttp.ClientSession]:
 @pytest.fixture
 async def sandbox(base_url: str, http: aiohttp.ClientSession) -> SandboxDriver:
     return SandboxDriver(base_url, http)
+
+
+@pytest.fixture
+async def scenario_app(
+    request: pytest.FixtureRequest, database_url: str, http: aiohttp.ClientSession
+) -> AsyncIterator[tuple[SandboxDriver, Services]]:
+    """A server running the example scenario named by the test module's SCENARIO."""
+    scenario = ROOT / "examples" / request.module.SCENARIO
+    srv = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(scenario)))
+    try:
+        yield SandboxDriver(str(srv.make_url("")), http), srv.app[SERVICES]
+    finally:
+        await srv.close()

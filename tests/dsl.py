@@ -114,3 +114,28 @@ class SandboxDriver:
             if asyncio.get_running_loop().time() > deadline:
                 raise AssertionError("webhook events still unprocessed after the timeout")
             await asyncio.sleep(0.02)
+
+
+async def friend_id_of(driver: FriendDriver) -> int:
+    """The bot's short id (#123) for a virtual friend, once the bot has seen them."""
+    from bot.db.models import Friend
+
+    await driver.sandbox.settle()
+    return (await Friend.get(line_user_id=driver.user_id)).id
+
+
+def quick_reply_data(message: dict[str, Any], label: str) -> tuple[str, str | None]:
+    """The postback data (and display text) of the quick-reply item with this label."""
+    for item in message["quickReply"]["items"]:
+        action = item["action"]
+        if action.get("label") == label:
+            return action["data"], action.get("displayText")
+    raise AssertionError(f"no quick reply labelled {label!r} in {message!r}")
+
+
+def button_data(message: dict[str, Any], label: str) -> tuple[str, str | None]:
+    """The postback data of the template button with this label."""
+    for action in message["template"]["actions"]:
+        if action.get("label") == label:
+            return action["data"], action.get("displayText")
+    raise AssertionError(f"no button labelled {label!r} in {message!r}")

@@ -18,8 +18,11 @@ def test_durations_in_every_unit() -> None:
     assert parse_duration("2h") == timedelta(hours=2)
     assert parse_duration("7d") == timedelta(days=7)
     assert parse_duration("1w") == timedelta(weeks=1)
-    with pytest.raises(ValueError, match="30s, 15m, 2h, 7d or 1w"):
-        parse_duration("7 days")
+    assert parse_duration("1d12h") == timedelta(days=1, hours=12)
+    assert parse_duration("23h 39m") == timedelta(hours=23, minutes=39)
+    for bad in ("7 days", "", "1x", "d1"):
+        with pytest.raises(ValueError, match="30s, 15m, 2h, 7d, 1w or 1d12h"):
+            parse_duration(bad)
 
 
 async def test_advance_and_set_move_now(base_url: str, http: aiohttp.ClientSession) -> None:

@@ -156,7 +156,8 @@ def test_unknown_keys_list_the_expected_ones() -> None:
 def test_top_level_typo_is_an_unknown_key() -> None:
     assert problems("version: 1\nwelcom: [hi]\n") == [
         "scenario.yaml: welcom: unknown key (expected one of: version, name, timezone, welcome, "
-        "welcome_on_unblock, auto_replies, default_reply)"
+        "welcome_on_unblock, auto_replies, default_reply, tags, fields, points, scores, "
+        "segments, rules, steps)"
     ]
 
 

@@ -25,6 +25,7 @@ class Friend(Model):
     followed_at: datetime | None = fields.DatetimeField(null=True)
     unfollowed_at: datetime | None = fields.DatetimeField(null=True)
     last_event_at: datetime | None = fields.DatetimeField(null=True)
+    points = fields.IntField(default=0, db_default=0)
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
@@ -51,9 +52,11 @@ class FriendTag(Model):
     friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
         "models.Friend", related_name="tag_history", on_delete=fields.CASCADE
     )
+    friend_id: int
     tag: fields.ForeignKeyRelation[Tag] = fields.ForeignKeyField(
         "models.Tag", related_name="assignments", on_delete=fields.CASCADE
     )
+    tag_id: int
     added_at = fields.DatetimeField()
     removed_at: datetime | None = fields.DatetimeField(null=True)
     source = fields.CharField(max_length=32)
@@ -61,7 +64,125 @@ class FriendTag(Model):
 
     class Meta:
         table = "friend_tags"
-        indexes = (("friend_id", "tag_id", "removed_at"),)
+        indexes = (("friend_id", "tag_id", "removed_at"), ("tag_id", "added_at"))
+
+
+class FriendField(Model):
+    """A friend's value for one declared field (友だち情報欄), typed columns so SQL compares.
+
+    Text, choice and multi-choice (a JSON list) go to value_text, numbers to value_number,
+    dates to value_date with value_mmdd (month*100+day) for year-less birthday matches, and
+    booleans to value_bool.
+    """
+
+    id = fields.IntField(primary_key=True)
+    friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
+        "models.Friend", related_name="fields", on_delete=fields.CASCADE
+    )
+    friend_id: int
+    name = fields.CharField(max_length=100)
+    value_text: str | None = fields.TextField(null=True)
+    value_number: float | None = fields.FloatField(null=True)
+    value_date = fields.DateField(null=True)
+    value_mmdd = fields.IntField(null=True)
+    value_bool = fields.BooleanField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "friend_fields"
+        unique_together = (("friend_id", "name"),)
+        indexes = (("name", "value_number"), ("name", "value_mmdd"), ("name", "value_date"))
+
+
+class PointEntry(Model):
+    """One line of the points ledger. Earnings keep what is left of them in `remaining`,
+    spent oldest-expiry first, so expiry can take exactly what was not used."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
+        "models.Friend", related_name="point_entries", on_delete=fields.CASCADE
+    )
+    friend_id: int
+    kind = fields.CharField(max_length=16)
+    delta = fields.IntField()
+    remaining = fields.IntField(default=0)
+    reason = fields.CharField(max_length=200, default="")
+    source = fields.CharField(max_length=32)
+    actor = fields.CharField(max_length=100, null=True)
+    once_key = fields.CharField(max_length=191, null=True)
+    created_at = fields.DatetimeField()
+    expires_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "point_entries"
+        unique_together = (("friend_id", "once_key"),)
+        indexes = (("friend_id", "created_at"), ("expires_at", "remaining"))
+
+
+class FriendScore(Model):
+    """A named counter beside points (スコアリング), e.g. engagement."""
+
+    id = fields.IntField(primary_key=True)
+    friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
+        "models.Friend", related_name="scores", on_delete=fields.CASCADE
+    )
+    friend_id: int
+    name = fields.CharField(max_length=100)
+    value = fields.IntField(default=0)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "friend_scores"
+        unique_together = (("friend_id", "name"),)
+        indexes = (("name", "value"),)
+
+
+class RuleState(Model):
+    """Whether a rule's condition held for a friend when last checked, so threshold rules
+    fire once per crossing instead of on every later change."""
+
+    id = fields.BigIntField(primary_key=True)
+    rule = fields.CharField(max_length=100)
+    friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
+        "models.Friend", related_name="rule_states", on_delete=fields.CASCADE
+    )
+    friend_id: int
+    matched = fields.BooleanField()
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rule_states"
+        unique_together = (("rule", "friend_id"),)
+
+
+class RuleCursor(Model):
+    """How far the scheduler has looked for a time-based rule (cron runs, tags ageing)."""
+
+    rule = fields.CharField(max_length=100, primary_key=True)
+    checked_until = fields.DatetimeField()
+
+    class Meta:
+        table = "rule_cursors"
+
+
+class StepRun(Model):
+    """A step scenario running for one friend (the delivery engine completes this)."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend: fields.ForeignKeyRelation[Friend] = fields.ForeignKeyField(
+        "models.Friend", related_name="step_runs", on_delete=fields.CASCADE
+    )
+    friend_id: int
+    scenario = fields.CharField(max_length=100)
+    status = fields.CharField(max_length=16)
+    started_at = fields.DatetimeField()
+    next_step = fields.IntField(default=0)
+    next_due_at: datetime | None = fields.DatetimeField(null=True)
+    finished_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "step_runs"
+        indexes = (("friend_id", "scenario", "status"), ("status", "next_due_at"))
 
 
 class InboxEvent(Model):

@@ -56,6 +56,10 @@ class EventContext:
         return None
 
     @property
+    def answering_friend_id(self) -> int | None:
+        return self.friend.id if self.friend is not None else None
+
+    @property
     def event_time(self) -> datetime:
         return datetime.fromtimestamp(int(self.raw.get("timestamp", 0)) / 1000, UTC)
 

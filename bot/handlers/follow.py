@@ -7,6 +7,7 @@ import logging
 from linebot.v3.webhooks import FollowEvent
 
 from bot.crm import friends
+from bot.crm.events import Followed, Unfollowed
 from bot.handlers.context import EventContext
 from bot.handlers.router import Router
 from bot.line.client import LineApiError
@@ -33,6 +34,9 @@ async def on_follow(ctx: EventContext) -> None:
     scenario = ctx.services.scenario
     if scenario.welcome and (scenario.welcome_on_unblock or not unblocked):
         await ctx.send_scenario_messages(scenario.welcome, source="welcome")
+    crm = ctx.services.crm
+    await crm.bus.publish(Followed(friend.id, "follow", unblocked=unblocked))
+    await crm.scores.on_activity(friend.id, "followed")
     ctx.outcome = "unblocked" if unblocked else ("followed" if is_new else "refollowed")
 
 
@@ -44,4 +48,6 @@ async def on_unfollow(ctx: EventContext) -> None:
         return
     ctx.friend = await friends.record_unfollow(user_id)
     cancelled = await ctx.services.outbox.cancel_pending(user_id)
+    await ctx.services.steps.stop(ctx.friend.id)
+    await ctx.services.crm.bus.publish(Unfollowed(ctx.friend.id, "unfollow"))
     ctx.outcome = f"blocked, {cancelled} pending cancelled" if cancelled else "blocked"

@@ -6,11 +6,13 @@ from typing import Any
 
 from bot.handlers import follow
 from bot.handlers.auto_reply import scenario_router
+from bot.handlers.postback import postback_router
 from bot.handlers.router import Router
 
 
 def build_router(scenario: Any) -> Router:
     root = Router("root")
     root.include(follow.router)
+    root.include(postback_router(scenario))
     root.include(scenario_router(scenario))
     return root

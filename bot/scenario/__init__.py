@@ -1,6 +1,10 @@
 """The scenario file: schema, loading with readable errors, and message templating."""
 
 from .errors import ScenarioError, ScenarioIssue
+
+# The message schema first: it completes itself by importing the actions, which need it.
+from . import schema as _schema  # noqa: F401  # isort: skip
+from .document import Scenario
 from .loader import load_scenario, parse_scenario, scenario_json_schema, summarize
 from .render import check_templates, render_message, render_messages
 from .schema import (
@@ -10,7 +14,6 @@ from .schema import (
     ImageMessage,
     Match,
     Message,
-    Scenario,
     StickerMessage,
     TemplateMessage,
     TextMessage,

@@ -11,9 +11,10 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from .document import Scenario
 from .errors import ScenarioError, ScenarioIssue, issues_from_validation_error
+from .references import check_references
 from .render import check_templates, check_templates_in_data
-from .schema import Scenario
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -140,6 +141,7 @@ def parse_scenario(text: str, filename: str) -> Scenario:
         issues += check_templates_in_data(data, filename)
         raise ScenarioError(_in_file_order(data, issues)) from None
     issues += check_templates(scenario, filename)
+    issues += [ScenarioIssue(filename, path, msg) for path, msg in check_references(scenario)]
     if issues:
         raise ScenarioError(_in_file_order(data, issues))
     return scenario
@@ -193,5 +195,14 @@ def summarize(scenario: Scenario) -> str:
         _count(len(scenario.auto_replies), "auto-reply", "auto-replies"),
         f"default reply: {'yes' if scenario.default_reply else 'no'}",
     ]
+    extras = [
+        (len(scenario.tag_folders), "tag", "tags"),
+        (len(scenario.fields), "field", "fields"),
+        (len(scenario.scores), "score", "scores"),
+        (len(scenario.segments), "segment", "segments"),
+        (len(scenario.rules), "rule", "rules"),
+        (len(scenario.steps), "step scenario", "step scenarios"),
+    ]
+    parts += [_count(n, one, many) for n, one, many in extras if n]
     summary = "; ".join(parts)
     return f"{scenario.name}: {summary}" if scenario.name else summary

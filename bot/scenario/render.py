@@ -11,7 +11,7 @@ import logging
 import typing
 from collections.abc import Iterable, Mapping, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from jinja2 import ChainableUndefined, Template, TemplateSyntaxError, meta
 from jinja2.sandbox import SandboxedEnvironment
@@ -28,10 +28,12 @@ from .schema import (
     CarouselColumn,
     Emoji,
     MaxChars,
-    Scenario,
     TextMessage,
     utf16_len,
 )
+
+if TYPE_CHECKING:
+    from .document import Scenario
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +294,7 @@ def _issues_in(value: Any, loc: tuple[str | int, ...], filename: str) -> list[Sc
     return issues
 
 
-def check_templates(scenario: Scenario, filename: str = "scenario") -> list[ScenarioIssue]:
+def check_templates(scenario: "Scenario", filename: str = "scenario") -> list[ScenarioIssue]:
     """Every placeholder problem in the scenario's messages, so none surfaces at send time."""
     issues: list[ScenarioIssue] = []
     for loc, message in scenario.iter_messages():

@@ -15,11 +15,10 @@ error paths read like ``welcome[0].text`` rather than ``welcome.0.text.text``.
 """
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo
 
 from annotated_types import MinLen
 from pydantic import (
@@ -33,7 +32,6 @@ from pydantic import (
     GetJsonSchemaHandler,
     PrivateAttr,
     Tag,
-    field_validator,
     model_validator,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -223,17 +221,31 @@ class _Action(_Model):
 
 
 class PostbackAction(_Action):
-    """Sends `data` to the bot as a postback event when tapped."""
+    """Sends `data` to the bot as a postback event when tapped, or runs the scenario's `do`
+    actions (add a tag, add points once, send messages…)."""
 
     type: Literal["postback"]
-    data: PostbackData
-    """Returned in the postback event (at most 300 characters)."""
+    data: PostbackData | None = None
+    """Returned in the postback event (at most 300 characters). Give `data` or `do`."""
+    do: "ActionList | None" = Field(default=None, exclude=True)
+    """Actions run when tapped (see the actions reference); the button then carries a token
+    that names them, never the actions themselves."""
     displayText: Annotated[str, NonEmpty, MaxChars(300)] | None = None
     """Shown in the chat as the friend's message when tapped."""
     inputOption: Literal["closeRichMenu", "openRichMenu", "openKeyboard", "openVoice"] | None = None
     """What the chat screen does after the tap."""
     fillInText: Annotated[str, NonEmpty, MaxChars(300)] | None = None
     """Text put into the input field (with `inputOption: openKeyboard`)."""
+
+    @model_validator(mode="after")
+    def _data_or_do(self) -> "PostbackAction":
+        if (self.data is None) == (self.do is None):
+            raise _issue("postback_data", "must have exactly one of: data, do")
+        if self.do is not None:
+            from .actions import action_token
+
+            self.data = action_token(self.do)
+        return self
 
 
 class MessageAction(_Action):
@@ -747,55 +759,9 @@ class AutoReply(_Model):
         return "auto-reply"
 
 
-class Scenario(_Model):
-    """A stepbot scenario file (version 1)."""
+# Actions contain messages and postback buttons contain actions: resolve the cycle last.
+from .actions import ActionList  # noqa: E402
 
-    version: Literal[1]
-    """Format version of this file; only 1 exists."""
-    name: str | None = None
-    """The account or project name, for people reading the file and logs."""
-    timezone: str = "Asia/Tokyo"
-    """IANA time zone of the account, used for dates and times (e.g. Asia/Tokyo)."""
-    welcome: list[Message] = Field(default_factory=list, max_length=MAX_MESSAGES)
-    """0 to 5 messages sent when someone adds the account as a friend."""
-    welcome_on_unblock: bool = True
-    """Send the welcome again when a friend who blocked the account unblocks it."""
-    auto_replies: list[AutoReply] = Field(default_factory=list)
-    """Keyword replies; the first one that matches a text message answers it."""
-    default_reply: MessageList | None = None
-    """1 to 5 messages sent when no auto-reply matches a text message."""
-
-    @field_validator("timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ValueError, KeyError, OSError):
-            raise PydanticCustomError(
-                "timezone",
-                "unknown time zone '{name}' (expected an IANA name such as Asia/Tokyo)",
-                {"name": value},
-            ) from None
-        return value
-
-    @property
-    def zone(self) -> ZoneInfo:
-        """The account's time zone, for local times such as "10:00 on day 7"."""
-        return ZoneInfo(self.timezone)
-
-    def find_auto_reply(self, text: str) -> AutoReply | None:
-        """The first auto-reply that matches `text`, in file order."""
-        for reply in self.auto_replies:
-            if reply.matches(text):
-                return reply
-        return None
-
-    def iter_messages(self) -> Iterator[tuple[tuple[str | int, ...], AnyMessage]]:
-        """Every message with its location in the file, e.g. ('auto_replies', 2, 'messages', 0)."""
-        for index, message in enumerate(self.welcome):
-            yield ("welcome", index), message
-        for index, reply in enumerate(self.auto_replies):
-            for number, message in enumerate(reply.messages):
-                yield ("auto_replies", index, "messages", number), message
-        for index, message in enumerate(self.default_reply or ()):
-            yield ("default_reply", index), message
+for _model in [v for v in list(globals().values()) if isinstance(v, type)]:
+    if issubclass(_model, BaseModel) and _model.__module__ == __name__:
+        _model.model_rebuild(force=True)

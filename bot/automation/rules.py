@@ -1,0 +1,218 @@
+"""The rule engine: reacts to domain events at once, and to time on the scheduler's tick.
+
+Event triggers (follow, tags, messages, postbacks, forms) fire every time the rule's `if`
+holds. State triggers (points, scores, fields) fire when `if` becomes true, once per
+crossing, remembered in `rule_states`. Time triggers are found by the tick without scanning
+everyone: `tag_age` looks only at tags whose age crossed the threshold since the last look
+(an indexed range on added_at), `schedule` runs at its cron times for the friends its `if`
+selects in SQL. Chains run in the same task; a depth limit stops runaway ones.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot import clock
+from bot.automation.actions import ActionRunner
+from bot.clock import parse_duration
+from bot.crm import events as ev
+from bot.crm.service import Crm
+from bot.db.models import FriendTag, RuleCursor, RuleState
+from bot.scenario import Scenario
+from bot.scenario.rules import (
+    STATE_TRIGGERS,
+    FieldChangedTrigger,
+    FormSubmittedTrigger,
+    MessageTrigger,
+    PostbackTrigger,
+    Rule,
+    ScheduleTrigger,
+    ScoreChangedTrigger,
+    SurveyCompletedTrigger,
+    TagAddedTrigger,
+    TagAgeTrigger,
+    TagRemovedTrigger,
+)
+from bot.scenario.segment import AllOf, validate_condition
+
+log = logging.getLogger(__name__)
+
+MAX_CHAIN_DEPTH = 16
+_depth: contextvars.ContextVar[int] = contextvars.ContextVar("rule_depth", default=0)
+
+_EVENT_KIND: dict[type[ev.DomainEvent], str] = {
+    ev.Followed: "followed",
+    ev.Unfollowed: "unfollowed",
+    ev.TagAdded: "tag_added",
+    ev.TagRemoved: "tag_removed",
+    ev.PointsChanged: "points_changed",
+    ev.ScoreChanged: "score_changed",
+    ev.FieldChanged: "field_changed",
+    ev.MessageReceived: "message",
+    ev.PostbackReceived: "postback",
+    ev.FormSubmitted: "form_submitted",
+    ev.SurveyCompleted: "survey_completed",
+}
+
+
+def _trigger_matches(trigger: Any, event: ev.DomainEvent) -> bool:
+    """Whether this trigger (already known to be of the event's kind) is about this event."""
+    if isinstance(trigger, TagAddedTrigger) and isinstance(event, ev.TagAdded):
+        return event.tag in trigger.tag_added
+    if isinstance(trigger, TagRemovedTrigger) and isinstance(event, ev.TagRemoved):
+        return event.tag in trigger.tag_removed
+    if isinstance(trigger, ScoreChangedTrigger) and isinstance(event, ev.ScoreChanged):
+        return event.name == trigger.score_changed
+    if isinstance(trigger, FieldChangedTrigger) and isinstance(event, ev.FieldChanged):
+        return event.name == trigger.field_changed
+    if isinstance(trigger, MessageTrigger) and isinstance(event, ev.MessageReceived):
+        return trigger.message.matches(event.text)
+    if isinstance(trigger, PostbackTrigger) and isinstance(event, ev.PostbackReceived):
+        spec = trigger.postback
+        if spec.equals is not None:
+            return event.data == spec.equals
+        return spec.prefix is None or event.data.startswith(spec.prefix)
+    if isinstance(trigger, FormSubmittedTrigger) and isinstance(event, ev.FormSubmitted):
+        return event.form == trigger.form_submitted
+    if isinstance(trigger, SurveyCompletedTrigger) and isinstance(event, ev.SurveyCompleted):
+        return event.survey == trigger.survey_completed
+    return True  # followed, unfollowed, points_changed carry nothing more to compare
+
+
+class RuleEngine:
+    def __init__(self, scenario: Scenario, crm: Crm, actions: ActionRunner) -> None:
+        self.scenario = scenario
+        self.crm = crm
+        self.actions = actions
+        self._by_kind: dict[str, list[tuple[Rule, Any]]] = defaultdict(list)
+        for rule in scenario.rules:
+            if not rule.enabled:
+                continue
+            for trigger in rule.when:
+                kind = next(iter(type(trigger).model_fields))
+                self._by_kind[kind].append((rule, trigger))
+        crm.bus.subscribe(self.on_event)
+
+    async def on_event(self, event: ev.DomainEvent) -> None:
+        kind = _EVENT_KIND.get(type(event))
+        if kind is None:
+            return
+        fired: set[str] = set()
+        for rule, trigger in self._by_kind.get(kind, ()):
+            if rule.name in fired or not _trigger_matches(trigger, event):
+                continue
+            fired.add(rule.name)
+            await self._consider(rule, event.friend_id, state=kind in STATE_TRIGGERS)
+
+    async def _holds(self, rule: Rule, friend_id: int) -> bool:
+        if rule.if_ is None:
+            return True
+        return await self.crm.segments.matches(rule.if_, friend_id)
+
+    async def _consider(self, rule: Rule, friend_id: int, *, state: bool) -> None:
+        holds = await self._holds(rule, friend_id)
+        if state and not rule.repeat:
+            if not await self._crossed(rule.name, friend_id, holds):
+                return
+        elif not holds:
+            return
+        await self.fire(rule, friend_id)
+
+    @staticmethod
+    async def _crossed(rule: str, friend_id: int, holds: bool) -> bool:
+        """Remember whether the condition holds; True only when it just became true."""
+        now = clock.now()
+        row = await RuleState.get_or_none(rule=rule, friend_id=friend_id)
+        if row is None:
+            await RuleState.create(rule=rule, friend_id=friend_id, matched=holds, updated_at=now)
+            return holds
+        if row.matched == holds:
+            return False
+        await RuleState.filter(id=row.id).update(matched=holds, updated_at=now)
+        return holds
+
+    async def fire(self, rule: Rule, friend_id: int, *, dedupe: str | None = None) -> None:
+        depth = _depth.get()
+        if depth >= MAX_CHAIN_DEPTH:
+            log.error(
+                "rule chain stopped at depth %s: rule %r for friend #%s (rules keep triggering "
+                "each other; check their when/do)",
+                depth,
+                rule.name,
+                friend_id,
+            )
+            return
+        token = _depth.set(depth + 1)
+        try:
+            log.info("rule %r fired for friend #%s", rule.name, friend_id)
+            await self.actions.run(
+                friend_id, rule.do, source="rule", actor=rule.name, dedupe=dedupe
+            )
+        finally:
+            _depth.reset(token)
+
+    # --- time ------------------------------------------------------------------------------
+
+    async def tick(self) -> None:
+        now = clock.now()
+        for rule, trigger in self._by_kind.get("tag_age", ()):
+            await self._tag_age(rule, trigger, now)
+        for rule, trigger in self._by_kind.get("schedule", ()):
+            await self._schedule(rule, trigger, now)
+
+    @staticmethod
+    async def _cursor(key: str, now: datetime) -> datetime | None:
+        row = await RuleCursor.get_or_none(rule=key)
+        if row is None:
+            await RuleCursor.create(rule=key, checked_until=now)
+            return None
+        return row.checked_until
+
+    async def _tag_age(self, rule: Rule, trigger: TagAgeTrigger, now: datetime) -> None:
+        """Friends whose tag turned `at_least` old since the last look (still holding it)."""
+        age = parse_duration(trigger.tag_age.at_least)
+        key = f"{rule.name}:tag_age:{trigger.tag_age.tag}:{trigger.tag_age.at_least}"
+        since = await self._cursor(key, now)
+        if since is None:
+            return
+        rows = await FriendTag.filter(
+            tag__name=trigger.tag_age.tag,
+            removed_at__isnull=True,
+            added_at__gt=since - age,
+            added_at__lte=now - age,
+        ).values_list("id", "friend_id")
+        await RuleCursor.filter(rule=key).update(checked_until=now)
+        for period_id, friend_id in rows:
+            if await self._holds(rule, int(friend_id)):
+                await self.fire(rule, int(friend_id), dedupe=f"rule:{rule.name}:age:{period_id}")
+
+    async def _schedule(self, rule: Rule, trigger: ScheduleTrigger, now: datetime) -> None:
+        """At a cron time: every friend the rule's `if` selects (blocked ones never)."""
+        key = f"{rule.name}:schedule:{trigger.schedule.cron}"
+        since = await self._cursor(key, now)
+        if since is None:
+            return
+        cron = CronTrigger.from_crontab(trigger.schedule.cron, timezone=self.scenario.zone)
+        fire_at = cron.get_next_fire_time(None, since + timedelta(microseconds=1))
+        if fire_at is None or fire_at > now:
+            return
+        # After downtime, missed times are run once (for the latest), not once each.
+        while True:
+            following = cron.get_next_fire_time(fire_at, fire_at + timedelta(seconds=1))
+            if following is None or following > now:
+                break
+            fire_at = following
+        await RuleCursor.filter(rule=key).update(checked_until=now)
+        following = validate_condition({"blocked": False})
+        selector = AllOf(all=[following, rule.if_]) if rule.if_ is not None else following
+        friend_ids = await self.crm.segments.friend_ids(selector)
+        stamp = int(fire_at.timestamp())
+        log.info("rule %r: schedule %s selects %s friends", rule.name, fire_at, len(friend_ids))
+        for friend_id in friend_ids:
+            await self.fire(rule, friend_id, dedupe=f"rule:{rule.name}:{stamp}:{friend_id}")

@@ -1,0 +1,98 @@
+"""The scenario file as a whole: messages, CRM declarations, segments, rules and steps."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from .crm import (
+    FieldDeclaration,
+    PointsSettings,
+    ScoreDeclaration,
+    TagEntry,
+    declared_tags,
+)
+from .rules import Rule
+from .schema import MAX_MESSAGES, AnyMessage, AutoReply, Message, MessageList, _Model
+from .segment import Condition
+from .steps import StepScenario
+
+
+class Scenario(_Model):
+    """A stepbot scenario file (version 1)."""
+
+    version: Literal[1]
+    """Format version of this file; only 1 exists."""
+    name: str | None = None
+    """The account or project name, for people reading the file and logs."""
+    timezone: str = "Asia/Tokyo"
+    """IANA time zone of the account, used for dates and times (e.g. Asia/Tokyo)."""
+    welcome: list[Message] = Field(default_factory=list, max_length=MAX_MESSAGES)
+    """0 to 5 messages sent when someone adds the account as a friend."""
+    welcome_on_unblock: bool = True
+    """Send the welcome again when a friend who blocked the account unblocks it."""
+    auto_replies: list[AutoReply] = Field(default_factory=list)
+    """Keyword replies; the first one that matches a text message answers it."""
+    default_reply: MessageList | None = None
+    """1 to 5 messages sent when no auto-reply matches a text message."""
+    tags: list[TagEntry] = Field(default_factory=list)
+    """The account's tags, optionally in folders (rules and segments may only use these)."""
+    fields: dict[str, FieldDeclaration] = Field(default_factory=dict)
+    """Friend fields (友だち情報欄) by name, with their types."""
+    points: PointsSettings = Field(default_factory=PointsSettings)
+    """How points expire and whether a balance may go negative."""
+    scores: dict[str, ScoreDeclaration] = Field(default_factory=dict)
+    """Named scores moved by activity (スコアリング)."""
+    segments: dict[str, Condition] = Field(default_factory=dict)
+    """Named segments (ユーザーグループ) for rules, broadcasts and admins."""
+    rules: list[Rule] = Field(default_factory=list)
+    """Automation: when something happens and the friend matches, do actions."""
+    steps: dict[str, StepScenario] = Field(default_factory=dict)
+    """Step scenarios (ステップ配信) by name."""
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ValueError, KeyError, OSError):
+            raise PydanticCustomError(
+                "timezone",
+                "unknown time zone '{name}' (expected an IANA name such as Asia/Tokyo)",
+                {"name": value},
+            ) from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        """The account's time zone, for local times such as "10:00 on day 7"."""
+        return ZoneInfo(self.timezone)
+
+    def find_auto_reply(self, text: str) -> AutoReply | None:
+        """The first auto-reply that matches `text`, in file order."""
+        for reply in self.auto_replies:
+            if reply.matches(text):
+                return reply
+        return None
+
+    @property
+    def tag_folders(self) -> dict[str, str | None]:
+        """Every declared tag with its folder."""
+        return declared_tags(self.tags)
+
+    def rule(self, name: str) -> Rule | None:
+        return next((r for r in self.rules if r.name == name), None)
+
+    def iter_messages(self) -> Iterator[tuple[tuple[str | int, ...], AnyMessage]]:
+        """Every message with its location in the file, e.g. ('auto_replies', 2, 'messages', 0)."""
+        for index, message in enumerate(self.welcome):
+            yield ("welcome", index), message
+        for index, reply in enumerate(self.auto_replies):
+            for number, message in enumerate(reply.messages):
+                yield ("auto_replies", index, "messages", number), message
+        for index, message in enumerate(self.default_reply or ()):
+            yield ("default_reply", index), message

@@ -1,0 +1,151 @@
+"""examples/points-club.yaml end to end: survey → 100 points once, thresholds once per
+crossing, exchange by tag, 3000 pt steps, admin point changes and bulk tags, birthdays."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from bot import clock
+from bot.db.models import FriendTag, PointEntry
+from bot.services import Services
+from tests.dsl import FriendDriver, SandboxDriver, button_data, friend_id_of, quick_reply_data
+
+SCENARIO = "points-club.yaml"
+
+
+async def answer_survey(friend: FriendDriver) -> dict:
+    await friend.say("アンケート")
+    (q1,) = await friend.received(1)
+    await friend.tap(*quick_reply_data(q1, "和食"))
+    (q2,) = await friend.received(1)
+    await friend.tap(*quick_reply_data(q2, "月1回程度"))
+    (q3,) = await friend.received(1)
+    await friend.tap(*quick_reply_data(q3, "はい"))
+    (thanks,) = await friend.received(1)
+    return thanks
+
+
+async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:
+    friend = await sandbox.friend(name)
+    await friend.follow()
+    await friend.received(1)
+    return friend, await friend_id_of(friend)
+
+
+async def test_survey_gives_100_points_once(scenario_app: tuple[SandboxDriver, Services]) -> None:
+    sandbox, services = scenario_app
+    friend, fid = await joined(sandbox, "アンケート太郎")
+    thanks = await answer_survey(friend)
+    fields = await services.crm.fields.get_all(fid)
+    assert fields == {"好きなジャンル": "和食", "来店頻度": "月1回程度", "おすすめ": "はい"}
+    assert "100ポイント" in thanks["template"]["text"]
+    data, shown = button_data(thanks, "100ポイントを受け取る")
+    await friend.tap(data, shown)
+    assert await friend.texts(1) == ["100ポイントを付与しました!"]
+    for _ in range(2):
+        await friend.tap(data, shown)
+        assert await friend.texts(1) == ["アンケートのポイントはすでに受け取っています。"]
+    assert await services.crm.points.balance(fid) == 100
+    assert await PointEntry.filter(friend_id=fid).count() == 1
+
+
+async def test_300_points_notice_fires_once_per_crossing_and_exchange_works(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    friend, fid = await joined(sandbox, "ためる花子")
+    points, tags = services.crm.points, services.crm.tags
+    await points.add(fid, 250, reason="購入", source="admin")
+    await friend.nothing_more()
+    await points.add(fid, 60, reason="購入", source="admin")  # 310: crosses 300
+    assert await friend.texts(1) == ["300ポイント貯まりました。プレゼントと交換できます"]
+    await points.add(fid, 50, reason="購入", source="admin")  # 360: still above, no repeat
+    await friend.nothing_more()
+    assert "300pt到達" in await services_tags(services, fid)
+
+    # 3. the admin tags the exchange; the rule takes 300 points and both tags
+    await tags.add(fid, "300ポイント削除(プレゼント)", source="admin", actor="admin")
+    assert await friend.texts(1) == [
+        "300ポイントをプレゼントと交換しました。お届けまでお待ちください。"
+    ]
+    assert await points.balance(fid) == 60
+    current = await services_tags(services, fid)
+    assert "300pt到達" not in current and "300ポイント削除(プレゼント)" not in current
+
+    # the next exchange works the same way: cross 300 again, exchange again
+    await points.add(fid, 300, reason="購入", source="admin")
+    assert await friend.texts(1) == ["300ポイント貯まりました。プレゼントと交換できます"]
+    await tags.add(fid, "300ポイント削除(プレゼント)", source="admin")
+    await friend.texts(1)
+    assert await points.balance(fid) == 60
+    history = await FriendTag.filter(friend_id=fid, tag__name="300pt到達").count()
+    assert history == 2  # added twice, two periods
+
+
+async def test_exchange_is_refused_without_enough_points(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    friend, fid = await joined(sandbox, "たりない次郎")
+    await services.crm.points.add(fid, 100, source="admin")
+    await services.crm.tags.add(fid, "300ポイント削除(プレゼント)", source="admin")
+    # the removal is refused (no negative balance), so nothing else in the rule happens:
+    # no "exchanged" message, and the admin still sees the request tag
+    await friend.nothing_more()
+    assert await services.crm.points.balance(fid) == 100
+    assert "300ポイント削除(プレゼント)" in await services_tags(services, fid)
+
+
+async def test_3000_points_start_the_introduction_steps(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    friend, fid = await joined(sandbox, "大口さん")
+    await services.crm.points.add(fid, 3000, source="integration")
+    texts = await friend.texts(2)
+    assert "300ポイント貯まりました。プレゼントと交換できます" in texts
+    assert "3000ポイント達成おめでとうございます!交換できる特典をご紹介します。" in texts
+    assert "3000pt" in await services_tags(services, fid)
+
+
+async def test_admin_points_and_bulk_tag_by_points(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    ids = []
+    for name, amount in [("A", 1200), ("B", 999), ("C", 1000)]:
+        _, fid = await joined(sandbox, name)
+        await services.crm.points.add(fid, amount, reason="移行", source="admin", actor="owner")
+        ids.append(fid)
+    await services.crm.points.remove(ids[0], 200, reason="手動調整", source="admin", actor="owner")
+    assert await services.crm.points.balance(ids[0]) == 1000
+    rich = await services.crm.segments.friend_ids({"points": {"gte": 1000}})
+    assert sorted(rich) == sorted([ids[0], ids[2]])
+    for fid in rich:
+        await services.crm.tags.add(fid, "VIP", source="admin", actor="owner")
+    vip = await services.crm.segments.friend_ids({"tag": "VIP"})
+    assert sorted(vip) == sorted([ids[0], ids[2]])
+
+
+async def test_birthday_month_tag_and_coupon_on_the_first(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    clock.clock.set(datetime.fromisoformat("2027-03-31T23:00:00+09:00"))
+    april, aid = await joined(sandbox, "四月生まれ")
+    may, mid = await joined(sandbox, "五月生まれ")
+    await services.crm.fields.set(aid, "誕生日", date(1990, 4, 15), source="form")
+    await services.crm.fields.set(mid, "誕生日", "1985-05-02", source="form")
+    await sandbox.post("/_test/clock", {"advance": "30m"})  # the rules look from now on
+    await sandbox.post("/_test/clock", {"advance": "45m"})  # 2027-04-01 00:15 JST
+    (coupon,) = await april.texts(1)
+    assert "BDAY-202704" in coupon
+    assert "4月" in await services_tags(services, aid)
+    await may.nothing_more()
+    assert "4月" not in await services_tags(services, mid)
+
+
+async def services_tags(services: Services, fid: int) -> list[str]:
+    from bot.crm.tags import current_tags
+
+    return await current_tags(fid)

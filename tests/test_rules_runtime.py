@@ -1,0 +1,106 @@
+"""The rule engine at run time: loops stopped by the depth limit, scores moved by activity
+and lowered by inactivity, messages and taps reaching rules after auto-replies."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.crm.tags import current_tags
+from bot.services import Services
+from tests.conftest import make_settings, start_server
+from tests.dsl import SandboxDriver, friend_id_of
+
+SCENARIO = """version: 1
+tags: [反応あり, 常連]
+scores:
+  engagement:
+    events: {message: 1, postback: 2}
+    decay: {every: 7d, by: 1, min: 0}
+auto_replies:
+  - match: {equals: こんにちは}
+    messages: [こんにちは!]
+rules:
+  - name: ループ
+    when: [points_changed]
+    if: {points: {gt: 0}}
+    repeat: true
+    do: [{add_points: 1}]
+  - name: メッセージで反応
+    when: [{message: {contains: 予約}}]
+    do: [{add_tag: 反応あり}, {send: [予約ですね。担当者からご連絡します。]}]
+  - name: 常連
+    when: [{score_changed: engagement}]
+    if: {score: {name: engagement, gte: 3}}
+    do: [{add_tag: 常連}]
+"""
+
+
+@pytest.fixture
+async def app(
+    database_url: str, tmp_path: Path, http: aiohttp.ClientSession
+) -> AsyncIterator[tuple[SandboxDriver, Services]]:
+    path = tmp_path / "rules.yaml"
+    path.write_text(SCENARIO, encoding="utf-8")
+    server = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(path)))
+    try:
+        from bot.appkeys import SERVICES
+
+        yield SandboxDriver(str(server.make_url("")), http), server.app[SERVICES]
+    finally:
+        await server.close()
+
+
+async def test_a_runaway_loop_is_stopped_with_a_clear_log_line(
+    app: tuple[SandboxDriver, Services], caplog: pytest.LogCaptureFixture
+) -> None:
+    sandbox, services = app
+    friend = await sandbox.friend("ループさん")
+    await friend.follow()
+    fid = await friend_id_of(friend)
+    with caplog.at_level(logging.ERROR, logger="bot.automation.rules"):
+        await services.crm.points.add(fid, 1, source="admin")
+    balance = await services.crm.points.balance(fid)
+    assert 2 <= balance <= 20  # it ran, and it stopped
+    assert any("rule chain stopped at depth 16: rule 'ループ'" in r.message for r in caplog.records)
+
+
+async def test_messages_reach_rules_after_the_auto_reply_and_move_scores(
+    app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = app
+    friend = await sandbox.friend("予約さん")
+    await friend.follow()
+    fid = await friend_id_of(friend)
+    await friend.say("こんにちは")
+    assert await friend.texts(1) == ["こんにちは!"]
+    await friend.say("明日の予約をしたいです")
+    assert await friend.texts(1) == ["予約ですね。担当者からご連絡します。"]
+    await sandbox.settle()
+    assert set(await current_tags(fid)) == {"反応あり"}
+    assert await services.crm.scores.get(fid, "engagement") == 2
+    await friend.tap("anything")
+    await sandbox.settle()
+    assert await services.crm.scores.get(fid, "engagement") == 4
+    assert "常連" in await current_tags(fid)
+
+
+async def test_scores_decay_while_inactive(app: tuple[SandboxDriver, Services]) -> None:
+    sandbox, services = app
+    friend = await sandbox.friend("休眠さん")
+    await friend.follow()
+    fid = await friend_id_of(friend)
+    await friend.tap("x")
+    await sandbox.settle()
+    assert await services.crm.scores.get(fid, "engagement") == 2
+    await sandbox.advance("6d")
+    assert await services.crm.scores.get(fid, "engagement") == 2
+    await sandbox.advance("1d")
+    assert await services.crm.scores.get(fid, "engagement") == 1
+    await sandbox.advance("7d")
+    await sandbox.advance("7d")
+    assert await services.crm.scores.get(fid, "engagement") == 0
