@@ -28,8 +28,7 @@ log = logging.getLogger("bot.events")
 
 MAX_CONCURRENT_FRIENDS = 32
 NO_USER = "-"
-ACK_PRIORITY_MAX_WAIT_S = 0.5
-QUIET_S = 0.01
+ACK_PRIORITY_MAX_WAIT_S = 0.05
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,6 @@ class EventDispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._acks_in_flight = 0
-        self._acks_total = 0
-        self._last_ack_at = 0.0
-        self._gate: asyncio.Future[bool] | None = None
-        self._one_during_burst = asyncio.Semaphore(1)
         self._no_acks = asyncio.Event()
         self._no_acks.set()
         self._idle = asyncio.Event()
@@ -60,42 +55,22 @@ class EventDispatcher:
     def ack_started(self) -> None:
         """A webhook request is being stored: processing steps back until it is answered."""
         self._acks_in_flight += 1
-        self._acks_total += 1
         self._no_acks.clear()
 
     def ack_finished(self) -> None:
         self._acks_in_flight -= 1
-        self._last_ack_at = asyncio.get_running_loop().time()
         if self._acks_in_flight == 0:
             self._no_acks.set()
 
-    async def _quiet_moment(self) -> bool:
-        """True once no webhook has arrived for QUIET_S; False after ACK_PRIORITY_MAX_WAIT_S."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + ACK_PRIORITY_MAX_WAIT_S
-        while loop.time() < deadline:
-            if self._acks_in_flight:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._no_acks.wait(), deadline - loop.time())
-            seen = self._acks_total
-            await asyncio.sleep(QUIET_S)
-            if self._acks_total == seen and not self._acks_in_flight:
-                return True
-        return False
-
-    async def _yield_to_acks(self) -> bool:
+    async def _yield_to_acks(self) -> None:
         """Storing and acknowledging webhooks goes first: that is what makes them safe.
 
-        During a burst, processing waits for a quiet moment (all workers share one wait),
-        but never longer than ACK_PRIORITY_MAX_WAIT_S, so it slows down without stopping.
-        Returns False when the burst is still going on.
+        Processing waits while webhook requests are being stored, but never longer than
+        ACK_PRIORITY_MAX_WAIT_S, so a burst slows it down without starving it.
         """
-        loop = asyncio.get_running_loop()
-        if not self._acks_in_flight and loop.time() - self._last_ack_at > QUIET_S:
-            return True
-        if self._gate is None or self._gate.done():
-            self._gate = asyncio.ensure_future(self._quiet_moment())
-        return await asyncio.shield(self._gate)
+        if self._acks_in_flight:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._no_acks.wait(), ACK_PRIORITY_MAX_WAIT_S)
 
     def submit(self, webhook_event_id: str, user_id: str | None) -> None:
         """Queue a stored event that still has to be claimed (recovery after a restart)."""
@@ -120,11 +95,8 @@ class EventDispatcher:
             while not queue.empty():
                 work = queue.get_nowait()
                 async with self._slots:
-                    if await self._yield_to_acks():
-                        await self.process(work)
-                    else:  # still a burst: one event at a time, between acks
-                        async with self._one_during_burst:
-                            await self.process(work)
+                    await self._yield_to_acks()
+                    await self.process(work)
         finally:
             self._workers.pop(key, None)
             if queue.empty():

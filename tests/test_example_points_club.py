@@ -119,12 +119,19 @@ async def test_admin_points_and_bulk_tag_by_points(
         ids.append(fid)
     await services.crm.points.remove(ids[0], 200, reason="手動調整", source="admin", actor="owner")
     assert await services.crm.points.balance(ids[0]) == 1000
-    rich = await services.crm.segments.friend_ids({"points": {"gte": 1000}})
+    crm = services.crm
+    rich = await crm.segments.friend_ids({"points": {"gte": 1000}})
     assert sorted(rich) == sorted([ids[0], ids[2]])
-    for fid in rich:
-        await services.crm.tags.add(fid, "VIP", source="admin", actor="owner")
-    vip = await services.crm.segments.friend_ids({"tag": "VIP"})
+    added = await crm.tags.bulk_add(
+        crm.segments, {"points": {"gte": 1000}}, "VIP", source="admin", actor="owner"
+    )
+    assert added == sorted([ids[0], ids[2]])
+    again = await crm.tags.bulk_add(crm.segments, {"points": {"gte": 1000}}, "VIP", source="admin")
+    assert again == []  # nobody gets the tag twice
+    vip = await crm.segments.friend_ids({"tag": "VIP"})
     assert sorted(vip) == sorted([ids[0], ids[2]])
+    rows = await FriendTag.filter(tag__name="VIP").values_list("source", "actor")
+    assert sorted(rows) == [("admin", "owner"), ("admin", "owner")]
 
 
 async def test_birthday_month_tag_and_coupon_on_the_first(

@@ -16,7 +16,7 @@ from tests.conftest import make_settings, start_server
 from tests.dsl import SandboxDriver, friend_id_of
 
 SCENARIO = """version: 1
-tags: [反応あり, 常連]
+tags: [反応あり, 常連, 購入, 購入1日, 除外, 連鎖]
 scores:
   engagement:
     events: {message: 1, postback: 2}
@@ -33,6 +33,13 @@ rules:
   - name: メッセージで反応
     when: [{message: {contains: 予約}}]
     do: [{add_tag: 反応あり}, {send: [予約ですね。担当者からご連絡します。]}]
+  - name: 購入から1日
+    when: [{tag_age: {tag: 購入, at_least: 1d}}]
+    if: {not: {tag: 除外}}
+    do: [{add_tag: 購入1日}]
+  - name: 連鎖
+    when: [{tag_added: 購入1日}]
+    do: [{add_tag: 連鎖}]
   - name: 常連
     when: [{score_changed: engagement}]
     if: {score: {name: engagement, gte: 3}}
@@ -104,3 +111,28 @@ async def test_scores_decay_while_inactive(app: tuple[SandboxDriver, Services]) 
     await sandbox.advance("7d")
     await sandbox.advance("7d")
     assert await services.crm.scores.get(fid, "engagement") == 0
+
+
+async def test_tag_age_rule_fires_once_for_matching_friends_and_chains(
+    app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = app
+    await sandbox.advance("1m")
+    ids = []
+    for name in ("一", "二", "三"):
+        friend = await sandbox.friend(name)
+        await friend.follow()
+        ids.append(await friend_id_of(friend))
+    tags = services.crm.tags
+    for fid in ids:
+        await tags.add(fid, "購入", source="integration")
+    await tags.add(ids[2], "除外", source="admin")
+    await sandbox.advance("23h")
+    assert "購入1日" not in await current_tags(ids[0])
+    await sandbox.advance("2h")
+    for fid in ids[:2]:
+        assert {"購入1日", "連鎖"} <= set(await current_tags(fid))
+    assert "購入1日" not in await current_tags(ids[2])
+    await tags.remove(ids[0], "購入1日", source="admin")
+    await sandbox.advance("2d")
+    assert "購入1日" not in await current_tags(ids[0])  # fired once, not again

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextvars
 import logging
 from collections import defaultdict
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -25,6 +26,7 @@ from bot.crm import events as ev
 from bot.crm.service import Crm
 from bot.db.models import FriendTag, RuleCursor, RuleState
 from bot.scenario import Scenario
+from bot.scenario.actions import AddTag
 from bot.scenario.rules import (
     STATE_TRIGGERS,
     FieldChangedTrigger,
@@ -188,9 +190,10 @@ class RuleEngine:
             added_at__lte=now - age,
         ).values_list("id", "friend_id")
         await RuleCursor.filter(rule=key).update(checked_until=now)
-        for period_id, friend_id in rows:
-            if await self._holds(rule, int(friend_id)):
-                await self.fire(rule, int(friend_id), dedupe=f"rule:{rule.name}:age:{period_id}")
+        periods = {int(friend_id): int(period_id) for period_id, friend_id in rows}
+        await self.fire_many(
+            rule, list(periods), lambda fid: f"rule:{rule.name}:age:{periods[fid]}"
+        )
 
     async def _schedule(self, rule: Rule, trigger: ScheduleTrigger, now: datetime) -> None:
         """At a cron time: every friend the rule's `if` selects (blocked ones never)."""
@@ -214,5 +217,37 @@ class RuleEngine:
         friend_ids = await self.crm.segments.friend_ids(selector)
         stamp = int(fire_at.timestamp())
         log.info("rule %r: schedule %s selects %s friends", rule.name, fire_at, len(friend_ids))
+        await self.fire_many(
+            rule, friend_ids, lambda fid: f"rule:{rule.name}:{stamp}:{fid}", checked=True
+        )
+
+    async def fire_many(
+        self,
+        rule: Rule,
+        friend_ids: list[int],
+        dedupe: Callable[[int], str],
+        *,
+        checked: bool = False,
+    ) -> None:
+        """Fire for many friends at once (time-based rules). The `if` is one SQL query for
+        all of them; a rule that only adds tags does so with set-based inserts."""
+        if not friend_ids:
+            return
+        if not checked and rule.if_ is not None:
+            matching = await self.crm.segments.matching_among(rule.if_, friend_ids)
+            friend_ids = [fid for fid in friend_ids if fid in matching]
+        tag_actions = [action for action in rule.do if isinstance(action, AddTag)]
+        if len(tag_actions) == len(rule.do):
+            token = _depth.set(_depth.get() + 1)
+            try:
+                for action in tag_actions:
+                    for name in action.add_tag:
+                        await self.crm.tags.add_many(
+                            friend_ids, name, source="rule", actor=rule.name
+                        )
+            finally:
+                _depth.reset(token)
+            log.info("rule %r fired for %s friends", rule.name, len(friend_ids))
+            return
         for friend_id in friend_ids:
-            await self.fire(rule, friend_id, dedupe=f"rule:{rule.name}:{stamp}:{friend_id}")
+            await self.fire(rule, friend_id, dedupe=dedupe(friend_id))

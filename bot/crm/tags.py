@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
 
+from tortoise.connection import connections
 from tortoise.exceptions import IntegrityError
 
 from bot import clock
 from bot.crm.events import EventBus, TagAdded, TagRemoved
 from bot.db.models import FriendTag, Tag
+
+if TYPE_CHECKING:
+    from bot.crm.segments import Segments
 
 SOURCES = (
     "rule",
@@ -71,28 +76,101 @@ async def current_tags(friend_id: int) -> list[str]:
 class TagService:
     def __init__(self, bus: EventBus) -> None:
         self.bus = bus
+        self._ids: dict[str, int] = {}  # tag rows are never renamed: safe to remember
+
+    async def tag_id(self, name: str) -> int:
+        known = self._ids.get(name)
+        if known is None:
+            known = self._ids[name] = (await get_or_create_tag(name)).id
+        return known
 
     async def add(
         self, friend_id: int, name: str, *, source: str, actor: str | None = None
     ) -> bool:
         """Give the tag; False (and no event) if the friend already has it."""
-        tag = await get_or_create_tag(name)
+        tag_id = await self.tag_id(name)
         if await FriendTag.filter(
-            friend_id=friend_id, tag_id=tag.id, removed_at__isnull=True
+            friend_id=friend_id, tag_id=tag_id, removed_at__isnull=True
         ).exists():
             return False
         await FriendTag.create(
-            friend_id=friend_id, tag_id=tag.id, added_at=clock.now(), source=source, actor=actor
+            friend_id=friend_id, tag_id=tag_id, added_at=clock.now(), source=source, actor=actor
         )
         await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
         return True
+
+    async def add_many(
+        self, friend_ids: list[int], name: str, *, source: str, actor: str | None = None
+    ) -> list[int]:
+        """`add` for many friends with a few set-based queries; returns who got the tag."""
+        tag_id = await self.tag_id(name)
+        now = clock.now()
+        added: list[int] = []
+        for start in range(0, len(friend_ids), 1000):
+            chunk = friend_ids[start : start + 1000]
+            holding = set(
+                await FriendTag.filter(
+                    friend_id__in=chunk, tag_id=tag_id, removed_at__isnull=True
+                ).values_list("friend_id", flat=True)
+            )
+            fresh = [fid for fid in dict.fromkeys(chunk) if fid not in holding]
+            await FriendTag.bulk_create(
+                [
+                    FriendTag(
+                        friend_id=fid, tag_id=tag_id, added_at=now, source=source, actor=actor
+                    )
+                    for fid in fresh
+                ]
+            )
+            added += fresh
+        for friend_id in added:
+            await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        return added
+
+    async def bulk_add(
+        self,
+        segments: Segments,
+        cond: Any,
+        name: str,
+        *,
+        source: str,
+        actor: str | None = None,
+    ) -> list[int]:
+        """Give the tag to every friend of a segment who lacks it, in one INSERT … SELECT;
+        then tell rules about each of them. Returns the friends who got it."""
+        tag = await get_or_create_tag(name)
+        fields = FriendTag._meta.fields_map
+        now = fields["added_at"].to_db_value(clock.now(), FriendTag)
+        head = [tag.id, now, source, actor]
+        postgres = segments.dialect == "postgres"
+        where_sql, where_params = segments.sql_for(cond, param_start=len(head) + 1)
+        if postgres:
+            marks = ["$1", "$2", "$3", "$4"]
+            last = f"${len(head) + len(where_params) + 1}"
+        else:
+            marks = ["?"] * 4
+            last = "?"
+        sql = (
+            "INSERT INTO friend_tags (friend_id, tag_id, added_at, removed_at, source, actor) "
+            f"SELECT s.id, {marks[0]}, {marks[1]}, NULL, {marks[2]}, {marks[3]} "
+            f"FROM ({where_sql}) s WHERE NOT EXISTS (SELECT 1 FROM friend_tags t "
+            f"WHERE t.friend_id = s.id AND t.tag_id = {last} AND t.removed_at IS NULL) "
+            "RETURNING friend_id"
+        )
+        rows = await connections.get("default").execute_query_dict(
+            sql, [*head, *where_params, tag.id]
+        )
+        added = sorted(int(row["friend_id"]) for row in rows)
+        for friend_id in added:
+            await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        return added
 
     async def remove(
         self, friend_id: int, name: str, *, source: str, actor: str | None = None
     ) -> bool:
         """Close the open period; False (and no event) if the friend did not have the tag."""
         closed = await FriendTag.filter(
-            friend_id=friend_id, tag__name=name, removed_at__isnull=True
+            friend_id=friend_id, tag_id=await self.tag_id(name), removed_at__isnull=True
         ).update(removed_at=clock.now())
         if not closed:
             return False
