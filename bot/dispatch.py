@@ -28,7 +28,10 @@ log = logging.getLogger("bot.events")
 
 MAX_CONCURRENT_FRIENDS = 32
 NO_USER = "-"
-ACK_PRIORITY_MAX_WAIT_S = 0.05
+ACK_WAIT_S = 0.05
+BURST_BACKLOG = 50
+BURST_WAIT_S = 0.5
+QUIET_S = 0.01
 
 
 @dataclass(frozen=True)
@@ -47,6 +50,10 @@ class EventDispatcher:
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._slots = asyncio.Semaphore(concurrency)
         self._acks_in_flight = 0
+        self._acks_total = 0
+        self._backlog = 0
+        self._gate: asyncio.Future[bool] | None = None
+        self._one_at_a_time = asyncio.Semaphore(1)
         self._no_acks = asyncio.Event()
         self._no_acks.set()
         self._idle = asyncio.Event()
@@ -55,6 +62,7 @@ class EventDispatcher:
     def ack_started(self) -> None:
         """A webhook request is being stored: processing steps back until it is answered."""
         self._acks_in_flight += 1
+        self._acks_total += 1
         self._no_acks.clear()
 
     def ack_finished(self) -> None:
@@ -62,15 +70,36 @@ class EventDispatcher:
         if self._acks_in_flight == 0:
             self._no_acks.set()
 
-    async def _yield_to_acks(self) -> None:
+    async def _yield_to_acks(self) -> bool:
         """Storing and acknowledging webhooks goes first: that is what makes them safe.
 
-        Processing waits while webhook requests are being stored, but never longer than
-        ACK_PRIORITY_MAX_WAIT_S, so a burst slows it down without starving it.
+        Within capacity, processing only waits while a webhook is being stored (at most
+        ACK_WAIT_S). In a burst beyond capacity (a backlog of BURST_BACKLOG events) it
+        waits for a quiet moment instead, up to BURST_WAIT_S, then goes one event at a time
+        (returns False): acks stay fast, and the backlog is worked off after the burst.
         """
-        if self._acks_in_flight:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._no_acks.wait(), ACK_PRIORITY_MAX_WAIT_S)
+        if self._backlog < BURST_BACKLOG:
+            if self._acks_in_flight:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_acks.wait(), ACK_WAIT_S)
+            return True
+        if self._gate is None or self._gate.done():
+            self._gate = asyncio.ensure_future(self._quiet_moment())
+        return await asyncio.shield(self._gate)
+
+    async def _quiet_moment(self) -> bool:
+        """True once no webhook arrived for QUIET_S; False after BURST_WAIT_S."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + BURST_WAIT_S
+        while loop.time() < deadline:
+            if self._acks_in_flight:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._no_acks.wait(), deadline - loop.time())
+            seen = self._acks_total
+            await asyncio.sleep(QUIET_S)
+            if self._acks_total == seen and not self._acks_in_flight:
+                return True
+        return False
 
     def submit(self, webhook_event_id: str, user_id: str | None) -> None:
         """Queue a stored event that still has to be claimed (recovery after a restart)."""
@@ -86,6 +115,7 @@ class EventDispatcher:
         if queue is None:
             queue = self._queues[key] = asyncio.Queue()
         queue.put_nowait(work)
+        self._backlog += 1
         self._idle.clear()
         if key not in self._workers:
             self._workers[key] = asyncio.create_task(self._work(key, queue))
@@ -95,8 +125,13 @@ class EventDispatcher:
             while not queue.empty():
                 work = queue.get_nowait()
                 async with self._slots:
-                    await self._yield_to_acks()
-                    await self.process(work)
+                    if await self._yield_to_acks():
+                        self._backlog -= 1
+                        await self.process(work)
+                    else:
+                        async with self._one_at_a_time:
+                            self._backlog -= 1
+                            await self.process(work)
         finally:
             self._workers.pop(key, None)
             if queue.empty():
