@@ -139,3 +139,11 @@ def button_data(message: dict[str, Any], label: str) -> tuple[str, str | None]:
         if action.get("label") == label:
             return action["data"], action.get("displayText")
     raise AssertionError(f"no button labelled {label!r} in {message!r}")
+
+
+async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:
+    """A new virtual friend who followed and got the welcome; with the bot's id for them."""
+    friend = await sandbox.friend(name)
+    await friend.follow()
+    await friend.received(1)
+    return friend, await friend_id_of(friend)

@@ -8,7 +8,13 @@ from datetime import date, datetime
 from bot import clock
 from bot.db.models import FriendTag, PointEntry
 from bot.services import Services
-from tests.dsl import FriendDriver, SandboxDriver, button_data, friend_id_of, quick_reply_data
+from tests.dsl import (
+    FriendDriver,
+    SandboxDriver,
+    button_data,
+    joined,
+    quick_reply_data,
+)
 
 SCENARIO = "points-club.yaml"
 
@@ -23,13 +29,6 @@ async def answer_survey(friend: FriendDriver) -> dict:
     await friend.tap(*quick_reply_data(q3, "はい"))
     (thanks,) = await friend.received(1)
     return thanks
-
-
-async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:
-    friend = await sandbox.friend(name)
-    await friend.follow()
-    await friend.received(1)
-    return friend, await friend_id_of(friend)
 
 
 async def test_survey_gives_100_points_once(scenario_app: tuple[SandboxDriver, Services]) -> None:

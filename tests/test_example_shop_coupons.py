@@ -7,7 +7,7 @@ from datetime import datetime
 
 from bot import clock
 from bot.services import Services
-from tests.dsl import FriendDriver, SandboxDriver, friend_id_of
+from tests.dsl import SandboxDriver, joined
 
 SCENARIO = "shop-coupons.yaml"
 COUPON_A = "商品Aをお買い上げいただきありがとうございました。次回使える10%OFFクーポン: A-COUPON-10"
@@ -15,13 +15,6 @@ COUPON_B = "商品Bをお買い上げいただきありがとうございまし�
 REVIEW = (
     "ご購入ありがとうございました。よろしければレビューをお願いします: https://example.com/review"
 )
-
-
-async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:
-    friend = await sandbox.friend(name)
-    await friend.follow()
-    await friend.received(1)
-    return friend, await friend_id_of(friend)
 
 
 async def test_coupons_a_day_after_each_purchase_once_and_never_to_blocked_friends(

@@ -9,16 +9,9 @@ from bot import clock
 from bot.crm.tags import current_tags, friends_tagged_between, history
 from bot.db.models import StepRun
 from bot.services import Services
-from tests.dsl import FriendDriver, SandboxDriver, friend_id_of
+from tests.dsl import SandboxDriver, joined
 
 SCENARIO = "tags-and-rules.yaml"
-
-
-async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:
-    friend = await sandbox.friend(name)
-    await friend.follow()
-    await friend.received(1)
-    return friend, await friend_id_of(friend)
 
 
 async def test_and_of_two_tags_in_either_order_adds_c_and_starts_its_steps(

@@ -141,7 +141,8 @@ def _items(count: int) -> str:
     return "1 item" if count == 1 else f"{count} items"
 
 
-def _type_name(value: object) -> str:
+def describe_found(value: object) -> str:
+    """How YAML read a value, for "must be ... (found a list)" messages."""
     if isinstance(value, Mapping):
         return "a mapping"
     if isinstance(value, list):
@@ -218,9 +219,9 @@ def _describe(error: ErrorDetails, root: type[BaseModel]) -> tuple[Loc, str]:
     if kind in ("bool_type", "bool_parsing"):
         return loc, "must be true or false"
     if kind == "list_type":
-        return loc, f"must be a list (found {_type_name(value)})"
+        return loc, f"must be a list (found {describe_found(value)})"
     if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return loc, f"must be a mapping (found {_type_name(value)})"
+        return loc, f"must be a mapping (found {describe_found(value)})"
     if kind == "literal_error":
         values = _literal_values(annotation_at(root, loc))
         if values is None:

@@ -29,6 +29,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from bot.clock import parse_duration
+from bot.scenario.errors import describe_found
 
 #: Separator in discriminator tags (see errors.format_path).
 TAG_SEPARATOR = ":"
@@ -62,21 +63,6 @@ def _issue(kind: str, message: str, at: Loc = ()) -> PydanticCustomError:
     return PydanticCustomError(kind, message, {"at": at} if at else None)
 
 
-def _found(value: object) -> str:
-    """How YAML read a value, for "must be ... (found a list)" messages."""
-    if isinstance(value, Mapping):
-        return "a mapping"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int | float):
-        return "a number"
-    if value is None:
-        return "nothing"
-    return "text"
-
-
 # --- values ------------------------------------------------------------------------------
 
 
@@ -101,7 +87,8 @@ def _duration(value: object) -> timedelta:
     """`7d`, `2h` ... through the same parser as every other duration in the file."""
     if not isinstance(value, str):
         raise _issue(
-            "duration", f"must be a duration such as 30m, 2h, 7d or 1w (found {_found(value)})"
+            "duration",
+            f"must be a duration such as 30m, 2h, 7d or 1w (found {describe_found(value)})",
         )
     try:
         parsed = parse_duration(value)
@@ -150,7 +137,8 @@ def _scalar(value: object) -> object:
             raise _issue("field_value", "must be a finite number")
         return value
     raise _issue(
-        "field_value", f"must be text, a number, a date or true/false (found {_found(value)})"
+        "field_value",
+        f"must be text, a number, a date or true/false (found {describe_found(value)})",
     )
 
 
@@ -550,7 +538,7 @@ def _one_key(value: Any) -> Any:
         raise _issue(
             "condition",
             f"must be a condition: a mapping with one key such as tag, field or all "
-            f"(found {_found(value)})",
+            f"(found {describe_found(value)})",
         )
     keys = list(value)
     for key in keys:
