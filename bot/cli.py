@@ -88,6 +88,38 @@ def cmd_schema(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_admin(args: argparse.Namespace) -> int:
+    """Manage admins from the server's shell (the first owner, or a locked-out account)."""
+    from bot.crm.admins import AdminError, add_admin, remove_admin
+    from bot.db.models import Admin
+    from bot.db.runtime import close_database, open_database
+
+    settings = _settings()
+
+    async def run() -> int:
+        ctx = await open_database(settings.database_url)
+        try:
+            if args.action == "add":
+                admin = await add_admin(args.user_id, args.role)
+                print(f"{admin.line_user_id} is now {admin.role}")
+            elif args.action == "remove":
+                if not await remove_admin(args.user_id):
+                    print(f"{args.user_id} is not an admin", file=sys.stderr)
+                    return 1
+                print(f"{args.user_id} is no longer an admin")
+            else:
+                for admin in await Admin.all().order_by("id"):
+                    print(f"{admin.line_user_id}\t{admin.role}")
+            return 0
+        except AdminError as exc:
+            print(f"stepbot admin: {exc}", file=sys.stderr)
+            return 2
+        finally:
+            await close_database(ctx)
+
+    return asyncio.run(run())
+
+
 def cmd_migrate(args: argparse.Namespace) -> int:
     from bot.db.runtime import apply_migrations
 
@@ -242,6 +274,15 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("schema", help="print the scenario file's JSON Schema").set_defaults(
         func=cmd_schema
     )
+    admin = sub.add_parser("admin", help="add, remove or list admins")
+    admin_sub = admin.add_subparsers(dest="action", required=True)
+    admin_add = admin_sub.add_parser("add", help="make a LINE user an admin")
+    admin_add.add_argument("user_id", help="the LINE user id (U + 32 hex digits)")
+    admin_add.add_argument("--role", choices=["owner", "admin", "operator"], default="admin")
+    admin_remove = admin_sub.add_parser("remove", help="take admin rights away")
+    admin_remove.add_argument("user_id")
+    admin_sub.add_parser("list", help="list admins")
+    admin.set_defaults(func=cmd_admin)
     sub.add_parser("migrate", help="upgrade the database to the newest schema").set_defaults(
         func=cmd_migrate
     )

@@ -65,3 +65,24 @@ def test_schema_is_json_schema_for_editors() -> None:
     schema = json.loads(result.stdout)
     assert "$schema" in schema
     assert "welcome" in schema["properties"] and "auto_replies" in schema["properties"]
+
+
+def test_admin_add_list_remove(database_url: str) -> None:
+    import os
+
+    env = dict(os.environ, DATABASE_URL=database_url)
+    uid = "U" + "a" * 32
+
+    def admin(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "bot.cli", "admin", *args],
+            capture_output=True, text=True, cwd=ROOT, env=env, timeout=60,
+        )  # fmt: skip
+
+    assert admin("add", uid, "--role", "owner").returncode == 0
+    assert admin("list").stdout.strip() == f"{uid}\towner"
+    bad = admin("add", "not-a-user")
+    assert bad.returncode == 2 and "32 hex digits" in bad.stderr
+    assert admin("remove", uid).returncode == 0
+    assert admin("list").stdout.strip() == ""
+    assert admin("remove", uid).returncode == 1

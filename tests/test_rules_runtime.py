@@ -10,6 +10,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.crm.admins import add_admin
 from bot.crm.tags import current_tags
 from bot.services import Services
 from tests.conftest import make_settings, start_server
@@ -43,7 +44,9 @@ rules:
   - name: 常連
     when: [{score_changed: engagement}]
     if: {score: {name: engagement, gte: 3}}
-    do: [{add_tag: 常連}]
+    do:
+      - add_tag: 常連
+      - notify_admins: "{{ friend.display_name }}さん(#{{ friend.id }})が常連になりました"
 """
 
 
@@ -90,10 +93,15 @@ async def test_messages_reach_rules_after_the_auto_reply_and_move_scores(
     await sandbox.settle()
     assert set(await current_tags(fid)) == {"反応あり"}
     assert await services.crm.scores.get(fid, "engagement") == 2
+    admin = await sandbox.friend("店長")
+    await admin.follow()
+    await add_admin(admin.user_id, "owner")
     await friend.tap("anything")
     await sandbox.settle()
     assert await services.crm.scores.get(fid, "engagement") == 4
     assert "常連" in await current_tags(fid)
+    assert await admin.texts(1) == [f"予約さんさん(#{fid})が常連になりました"]
+    await friend.nothing_more()
 
 
 async def test_scores_decay_while_inactive(app: tuple[SandboxDriver, Services]) -> None:

@@ -11,15 +11,17 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from bot import clock
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, Outbox
+from bot.crm.admins import admin_user_ids
 from bot.crm.fields import FieldValueError
 from bot.crm.points import PointsRefused
 from bot.crm.service import Crm
 from bot.db.models import Friend
-from bot.scenario import render_messages
+from bot.scenario import TextMessage, render_messages
 from bot.scenario.actions import (
     AddPoints,
     AddScore,
     AddTag,
+    NotifyAdmins,
     RemovePoints,
     RemoveTag,
     Send,
@@ -77,16 +79,7 @@ class ActionRunner:
         friend = await Friend.get_or_none(id=friend_id)
         if friend is None or friend.blocked:
             return
-        context = {
-            "friend": {
-                "id": friend.id,
-                "display_name": friend.display_name,
-                "line_user_id": friend.line_user_id,
-                "language": friend.language,
-            },
-            "now": clock.now().astimezone(self.crm.scenario.zone),
-        }
-        rendered = render_messages(messages, context)
+        rendered = render_messages(messages, self._context(friend))
         for n, start in enumerate(range(0, len(rendered), MAX_MESSAGES_PER_REQUEST)):
             chunk = rendered[start : start + MAX_MESSAGES_PER_REQUEST]
             await self.outbox.send(
@@ -95,6 +88,34 @@ class ActionRunner:
                 source=source,
                 dedupe_key=f"{dedupe}:{n}" if dedupe else None,
             )
+
+    async def notify_admins(
+        self, friend_id: int, text: str, *, source: str, dedupe: str | None = None
+    ) -> None:
+        """Push a notice about this friend to every admin (never as a reply to the friend)."""
+        friend = await Friend.get_or_none(id=friend_id)
+        message = TextMessage(type="text", text=text)
+        rendered = render_messages([message], self._context(friend))
+        if not rendered:
+            return
+        for admin_user in await admin_user_ids():
+            await self.outbox.send(
+                admin_user,
+                rendered,
+                source="notify_admins",
+                dedupe_key=f"{dedupe}:{admin_user}" if dedupe else None,
+            )
+
+    def _context(self, friend: Friend | None) -> dict[str, Any]:
+        return {
+            "friend": {
+                "id": friend.id if friend else None,
+                "display_name": friend.display_name if friend else "",
+                "line_user_id": friend.line_user_id if friend else None,
+                "language": friend.language if friend else None,
+            },
+            "now": clock.now().astimezone(self.crm.scenario.zone),
+        }
 
     async def run(
         self,
@@ -156,6 +177,13 @@ class ActionRunner:
                     await self.steps.start(friend_id, action.start_steps, source=source)
                 elif isinstance(action, StopSteps) and self.steps is not None:
                     await self.steps.stop(friend_id, action.stop_steps)
+                elif isinstance(action, NotifyAdmins):
+                    await self.notify_admins(
+                        friend_id,
+                        action.notify_admins,
+                        source=source,
+                        dedupe=f"{dedupe}:{index}" if dedupe else None,
+                    )
                 result.done += 1
             except (PointsRefused, FieldValueError) as exc:
                 log.warning("action %s for friend #%s refused: %s", index, friend_id, exc)

@@ -229,3 +229,15 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_messages"
+
+
+class Admin(Model):
+    """A LINE user who runs the account (owner, admin or operator) and gets notices."""
+
+    id = fields.IntField(primary_key=True)
+    line_user_id = fields.CharField(max_length=64, unique=True)
+    role = fields.CharField(max_length=16)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "admins"

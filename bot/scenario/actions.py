@@ -111,6 +111,13 @@ class StopSteps(_Model):
     stop_steps: Annotated[str, Field(min_length=1)]
 
 
+class NotifyAdmins(_Model):
+    """Push a notice to every admin; placeholders are about the friend the rule ran for,
+    e.g. "{{ friend.display_name }} さん(#{{ friend.id }})が300ポイントに達しました"."""
+
+    notify_admins: Annotated[str, Field(min_length=1, max_length=5000)]
+
+
 _ACTIONS: dict[str, type[_Model]] = {
     "add_tag": AddTag,
     "remove_tag": RemoveTag,
@@ -121,6 +128,7 @@ _ACTIONS: dict[str, type[_Model]] = {
     "send": Send,
     "start_steps": StartSteps,
     "stop_steps": StopSteps,
+    "notify_admins": NotifyAdmins,
 }
 ACTION_NAMES = ", ".join(_ACTIONS)
 
@@ -168,7 +176,8 @@ Action = Annotated[
     | Annotated[AddScore, Tag("action:add_score")]
     | Annotated[Send, Tag("action:send")]
     | Annotated[StartSteps, Tag("action:start_steps")]
-    | Annotated[StopSteps, Tag("action:stop_steps")],
+    | Annotated[StopSteps, Tag("action:stop_steps")]
+    | Annotated[NotifyAdmins, Tag("action:notify_admins")],
     Discriminator(_pick_action),
     BeforeValidator(_action_shape),
 ]
