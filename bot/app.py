@@ -19,6 +19,7 @@ from bot.db.runtime import close_database, database_alive, open_database
 from bot.dispatch import EventDispatcher
 from bot.handlers.setup import build_router
 from bot.line.client import LineClient
+from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
 from bot.scenario import Scenario, load_scenario
 from bot.services import Services
@@ -153,7 +154,12 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     if scenario is None:
         scenario = load_scenario(settings.scenario_path)
     api_url, data_url = settings.line_api_urls()
-    line = LineClient(settings.channel_access_token or SANDBOX_ACCESS_TOKEN, api_url, data_url)
+    line = LineClient(
+        settings.channel_access_token or SANDBOX_ACCESS_TOKEN,
+        api_url,
+        data_url,
+        limits=RateLimits(parse_limits(settings.line_rate_limits)),
+    )
     services = Services(
         settings=settings, scenario=scenario, router=build_router(scenario), line=line
     )

@@ -41,6 +41,16 @@ def _data_url(env: Mapping[str, str]) -> str:
     return base.rstrip("/") if base else LINE_API_DATA_DEFAULT
 
 
+def _rate_limits(value: str | None) -> str | None:
+    from bot.line.ratelimit import parse_limits
+
+    try:
+        parse_limits(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything stepbot needs to know about its deployment."""
@@ -56,6 +66,7 @@ class Settings:
     test_clock: bool
     log_format: str
     public_url: str | None = None
+    line_rate_limits: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -109,4 +120,5 @@ class Settings:
             test_clock=_flag(env.get("STEPBOT_TEST_CLOCK")),
             log_format=log_format,
             public_url=(env.get("STEPBOT_PUBLIC_URL") or "").strip() or None,
+            line_rate_limits=_rate_limits(env.get("LINE_RATE_LIMITS")),
         )

@@ -9,12 +9,14 @@ backoff, honouring LINE's Retry-After.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
+from tortoise.connection import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
 
@@ -29,6 +31,9 @@ STALE_SENDING = timedelta(minutes=2)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 600.0
 MAX_MESSAGES_PER_REQUEST = 5
+MAX_MULTICAST = 500
+CLAIM_BATCH = 500
+DRAIN_CONCURRENCY = 32
 
 
 class Status:
@@ -103,7 +108,7 @@ class Outbox:
                 attempts=1 if claimed else 0,
                 source=source,
                 created_at=now,
-                next_attempt_at=None if claimed else now,
+                next_attempt_at=now + STALE_SENDING if claimed else now,
             )
         except IntegrityError:
             if dedupe_key is None:
@@ -137,7 +142,9 @@ class Outbox:
 
     async def _claim(self, row: OutboxMessage, from_status: str = Status.PENDING) -> bool:
         claimed = await OutboxMessage.filter(id=row.id, status=from_status).update(
-            status=Status.SENDING, attempts=F("attempts") + 1, next_attempt_at=None
+            status=Status.SENDING,
+            attempts=F("attempts") + 1,
+            next_attempt_at=clock.now() + STALE_SENDING,
         )
         if claimed == 1:
             row.status = Status.SENDING
@@ -159,7 +166,11 @@ class Outbox:
             and (row.reply_expires_at is None or clock.now() < row.reply_expires_at)
         )
         try:
-            if reply_ok:
+            if row.kind == "multicast":
+                result = await self.line.multicast(
+                    json.loads(row.recipients or "[]"), messages, str(row.retry_key)
+                )
+            elif reply_ok:
                 try:
                     result = await self.line.reply(str(row.reply_token), messages)
                 except LineApiError as exc:
@@ -225,9 +236,9 @@ class Outbox:
         rather than risking a second copy.
         """
         now = clock.now()
-        stale = await OutboxMessage.filter(
-            status=Status.SENDING, created_at__lt=now - STALE_SENDING
-        ).limit(limit)
+        stale = await OutboxMessage.filter(status=Status.SENDING, next_attempt_at__lt=now).limit(
+            limit
+        )
         for row in stale:
             if row.kind == "reply":
                 await OutboxMessage.filter(id=row.id, status=Status.SENDING).update(
@@ -235,14 +246,97 @@ class Outbox:
                 )
                 continue
             await self.deliver(row, from_status=Status.SENDING)
-        due = (
-            await OutboxMessage.filter(status=Status.PENDING, next_attempt_at__lte=now)
-            .order_by("id")
-            .limit(limit)
+        return len(stale) + await self.drain(limit=limit)
+
+    async def enqueue_many(self, rows: list[dict[str, Any]], *, source: str) -> int:
+        """Write many pending rows at once (a broadcast, a step due for thousands).
+
+        Each dict has `messages` and either `user_id` or `recipients` (a multicast of up to
+        500), and a `dedupe_key`: rows written before (the same work after a crash) are kept
+        as they are, so nothing is queued twice.
+        """
+        now = clock.now()
+        models = []
+        for row in rows:
+            recipients = row.get("recipients")
+            models.append(
+                OutboxMessage(
+                    dedupe_key=row["dedupe_key"],
+                    user_id=row.get("user_id") or "multicast",
+                    kind="multicast" if recipients else "push",
+                    recipients=json.dumps(recipients) if recipients else None,
+                    recipient_count=len(recipients) if recipients else 1,
+                    messages=json.dumps(row["messages"], ensure_ascii=False),
+                    retry_key=uuid.uuid4(),
+                    status=Status.PENDING,
+                    source=source,
+                    created_at=now,
+                    next_attempt_at=row.get("not_before") or now,
+                )
+            )
+        for start in range(0, len(models), 1000):
+            await OutboxMessage.bulk_create(models[start : start + 1000], ignore_conflicts=True)
+        return len(models)
+
+    async def _claim_batch(self, limit: int) -> list[int]:
+        """Take up to `limit` due pending rows for this process (SKIP LOCKED on PostgreSQL,
+        so several processes share the work; one UPDATE … RETURNING on SQLite)."""
+        conn = connections.get("default")
+        now_value = OutboxMessage._meta.fields_map["next_attempt_at"].to_db_value(
+            clock.now(), OutboxMessage
         )
-        for row in due:
-            await self.deliver(row)
-        return len(stale) + len(due)
+        lease = OutboxMessage._meta.fields_map["next_attempt_at"].to_db_value(
+            clock.now() + STALE_SENDING, OutboxMessage
+        )
+        if conn.capabilities.dialect == "postgres":
+            sql = (
+                "UPDATE outbox_messages SET status = 'sending', attempts = attempts + 1, "
+                "next_attempt_at = $1 WHERE id IN (SELECT id FROM outbox_messages "
+                "WHERE status = 'pending' AND next_attempt_at <= $2 ORDER BY id LIMIT $3 "
+                "FOR UPDATE SKIP LOCKED) RETURNING id"
+            )
+        else:
+            sql = (
+                "UPDATE outbox_messages SET status = 'sending', attempts = attempts + 1, "
+                "next_attempt_at = ? WHERE id IN (SELECT id FROM outbox_messages "
+                "WHERE status = 'pending' AND next_attempt_at <= ? ORDER BY id LIMIT ?) "
+                "RETURNING id"
+            )
+        rows = await conn.execute_query_dict(sql, [lease, now_value, limit])
+        return sorted(int(r["id"]) for r in rows)
+
+    async def drain(self, *, limit: int = 5000, concurrency: int = DRAIN_CONCURRENCY) -> int:
+        """Send due pending rows, many at once (each endpoint's rate limit still applies)."""
+        total = 0
+        slots = asyncio.Semaphore(concurrency)
+
+        async def send(row: OutboxMessage) -> None:
+            async with slots:
+                await self._send_claimed(row)
+
+        while total < limit:
+            ids = await self._claim_batch(min(CLAIM_BATCH, limit - total))
+            if not ids:
+                break
+            rows = await OutboxMessage.filter(id__in=ids).order_by("id")
+            await asyncio.gather(*(send(row) for row in rows))
+            total += len(ids)
+        return total
+
+    async def billable_by_day(self, start: datetime, end: datetime, zone: Any) -> dict[str, int]:
+        """Messages LINE charges for, per local day: one per push, one per multicast
+        recipient (replies are free)."""
+        rows = await OutboxMessage.filter(
+            status=Status.SENT,
+            kind__in=["push", "multicast"],
+            sent_at__gte=start,
+            sent_at__lt=end,
+        ).values_list("sent_at", "recipient_count")
+        counts: dict[str, int] = {}
+        for sent_at, count in rows:
+            day = sent_at.astimezone(zone).date().isoformat()
+            counts[day] = counts.get(day, 0) + int(count)
+        return counts
 
     async def cancel_pending(self, user_id: str) -> int:
         """Drop what has not gone out yet to someone who blocked the account."""

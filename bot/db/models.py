@@ -213,6 +213,8 @@ class OutboxMessage(Model):
     dedupe_key = fields.CharField(max_length=191, unique=True, null=True)
     user_id = fields.CharField(max_length=64, db_index=True)
     kind = fields.CharField(max_length=16)
+    recipients: str | None = fields.TextField(null=True)
+    recipient_count = fields.IntField(default=1, db_default=1)
     reply_token = fields.CharField(max_length=255, null=True)
     reply_expires_at: datetime | None = fields.DatetimeField(null=True)
     messages = fields.TextField()

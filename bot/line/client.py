@@ -24,9 +24,12 @@ from linebot.v3.messaging import (
     ReplyMessageRequest,
 )
 
+from bot.line.ratelimit import RateLimits
+
 log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 15.0
+DEFAULT_429_PAUSE_S = 1.0
 
 
 @dataclass
@@ -116,9 +119,11 @@ class LineClient:
         base_url: str,
         data_base_url: str | None = None,
         timeout: float = DEFAULT_TIMEOUT_S,
+        limits: RateLimits | None = None,
     ) -> None:
         self._config = Configuration(access_token=access_token, host=base_url.rstrip("/"))
         self._timeout = timeout
+        self.limits = limits or RateLimits()
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
 
@@ -138,13 +143,18 @@ class LineClient:
             raise RuntimeError("LineClient.start() was not awaited")
         return self._api
 
-    async def _call(self, coro: Any) -> Any:
+    async def _call(self, endpoint: str, call: Any) -> Any:
+        """Wait for the endpoint's rate limit, make the call, turn errors into LineApiError."""
+        await self.limits.acquire(endpoint)
         try:
-            return await coro
+            return await call()
         except ApiException as exc:
             if exc.status == 409:
                 return exc
-            raise _from_api_exception(exc) from None
+            error = _from_api_exception(exc)
+            if error.status == 429:
+                self.limits.pause(endpoint, error.retry_after or DEFAULT_429_PAUSE_S)
+            raise error from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise LineApiError(f"{type(exc).__name__}: {exc}".rstrip(": ")) from None
 
@@ -169,7 +179,8 @@ class LineClient:
             replyToken=reply_token, messages=to_sdk_messages(messages), notificationDisabled=False
         )
         response = await self._call(
-            self.api.reply_message_with_http_info(request, _request_timeout=self._timeout)
+            "reply",
+            lambda: self.api.reply_message_with_http_info(request, _request_timeout=self._timeout),
         )
         return self._result(response)
 
@@ -178,9 +189,10 @@ class LineClient:
             to=to, messages=to_sdk_messages(messages), notificationDisabled=False
         )
         response = await self._call(
-            self.api.push_message_with_http_info(
+            "push",
+            lambda: self.api.push_message_with_http_info(
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            )
+            ),
         )
         return self._result(response)
 
@@ -191,14 +203,17 @@ class LineClient:
             to=to, messages=to_sdk_messages(messages), notificationDisabled=False
         )
         response = await self._call(
-            self.api.multicast_with_http_info(
+            "multicast",
+            lambda: self.api.multicast_with_http_info(
                 request, x_line_retry_key=retry_key, _request_timeout=self._timeout
-            )
+            ),
         )
         return self._result(response)
 
     async def get_profile(self, user_id: str) -> dict[str, Any]:
-        profile = await self._call(self.api.get_profile(user_id, _request_timeout=self._timeout))
+        profile = await self._call(
+            "profile", lambda: self.api.get_profile(user_id, _request_timeout=self._timeout)
+        )
         return {
             "display_name": profile.display_name,
             "picture_url": profile.picture_url,
