@@ -34,5 +34,5 @@ class Services:
         self.outbox = Outbox(self.line)
         self.crm = Crm(self.scenario)
         self.actions = ActionRunner(self.crm, self.outbox)
-        self.steps = StepRunner(self.scenario, self.actions)
+        self.steps = StepRunner(self.scenario, self.actions, self.outbox)
         self.rules = RuleEngine(self.scenario, self.crm, self.actions)

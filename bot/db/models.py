@@ -243,3 +243,37 @@ class Admin(Model):
 
     class Meta:
         table = "admins"
+
+
+class StepDelivery(Model):
+    """What happened to one step for one run: sent, skipped (and why) or failed.
+
+    Unique per run and step, so a step is never delivered twice, and the source of per-step
+    statistics (due, sent, skipped as blocked / stopped / too old / condition)."""
+
+    id = fields.BigIntField(primary_key=True)
+    run_id = fields.BigIntField()
+    friend_id = fields.IntField()
+    scenario = fields.CharField(max_length=100)
+    step = fields.IntField()
+    branch = fields.CharField(max_length=100, null=True)
+    status = fields.CharField(max_length=16)
+    reason = fields.CharField(max_length=100, null=True)
+    due_at = fields.DatetimeField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "step_deliveries"
+        unique_together = (("run_id", "step"),)
+        indexes = (("scenario", "step", "status"),)
+
+
+class StepScenarioState(Model):
+    """A step scenario paused for everyone (admins pause and resume it)."""
+
+    scenario = fields.CharField(max_length=100, primary_key=True)
+    paused = fields.BooleanField(default=False)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "step_scenario_states"

@@ -19,7 +19,7 @@ from .crm import (
 from .rules import Rule
 from .schema import MAX_MESSAGES, AnyMessage, AutoReply, Message, MessageList, _Model
 from .segment import Condition
-from .steps import StepScenario
+from .steps import DeliverySettings, Reminder, StepScenario
 
 
 class Scenario(_Model):
@@ -53,6 +53,10 @@ class Scenario(_Model):
     """Automation: when something happens and the friend matches, do actions."""
     steps: dict[str, StepScenario] = Field(default_factory=dict)
     """Step scenarios (ステップ配信) by name."""
+    reminders: dict[str, Reminder] = Field(default_factory=dict)
+    """Reminders (リマインダ配信) by name: steps around a date field."""
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    """Quiet hours and how late a delivery may still go out."""
 
     @field_validator("timezone")
     @classmethod
