@@ -26,7 +26,7 @@ from bot.crm import events as ev
 from bot.crm.service import Crm
 from bot.db.models import FriendTag, RuleCursor, RuleState
 from bot.scenario import Scenario
-from bot.scenario.actions import AddTag
+from bot.scenario.actions import AddTag, StartSteps
 from bot.scenario.rules import (
     STATE_TRIGGERS,
     FieldChangedTrigger,
@@ -87,13 +87,31 @@ def _trigger_matches(trigger: Any, event: ev.DomainEvent) -> bool:
     return True  # followed, unfollowed, points_changed carry nothing more to compare
 
 
+def _step_triggers(scenario: Scenario) -> list[Rule]:
+    """A step scenario's `trigger` is a rule that starts it (named `steps:<name>` in logs)."""
+    rules = []
+    for name, steps in scenario.steps.items():
+        if steps.trigger:
+            rules.append(
+                Rule.model_construct(
+                    name=f"steps:{name}",
+                    when=steps.trigger,
+                    if_=steps.trigger_if,
+                    do=[StartSteps(start_steps=name)],
+                    repeat=False,
+                    enabled=True,
+                )
+            )
+    return rules
+
+
 class RuleEngine:
     def __init__(self, scenario: Scenario, crm: Crm, actions: ActionRunner) -> None:
         self.scenario = scenario
         self.crm = crm
         self.actions = actions
         self._by_kind: dict[str, list[tuple[Rule, Any]]] = defaultdict(list)
-        for rule in scenario.rules:
+        for rule in [*scenario.rules, *_step_triggers(scenario)]:
             if not rule.enabled:
                 continue
             for trigger in rule.when:

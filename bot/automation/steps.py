@@ -16,7 +16,7 @@ import json
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from tortoise.connection import connections
@@ -85,7 +85,8 @@ class StepRunner:
     def due(self, run: StepRun, definition: _Definition, index: int) -> datetime:
         step = definition.steps[index]
         when = step_due(run.started_at, step, self.zone, reminder=definition.reminder)
-        return after_quiet_hours(when, self.quiet, self.zone)
+        # UTC always: SQLite compares stored times as text, so one offset for every row.
+        return after_quiet_hours(when, self.quiet, self.zone).astimezone(UTC)
 
     # --- starting, stopping, pausing -----------------------------------------------------
 
@@ -171,7 +172,7 @@ class StepRunner:
         definition = self.definition(key)
         if definition is None or not isinstance(day, date):
             return None
-        anchor = datetime.combine(day, time(0, 0), tzinfo=self.zone)
+        anchor = datetime.combine(day, time(0, 0), tzinfo=self.zone).astimezone(UTC)
         probe = StepRun(started_at=anchor)
         now = clock.now()
         first = 0
@@ -284,7 +285,8 @@ class StepRunner:
                 elif fid in chosen:
                     branch = chosen[fid]
                     plan.branch = branch.name or f"branch{(step.branches or []).index(branch)}"
-                    plan.messages, plan.actions = branch.messages, branch.do
+                    plan.messages = branch.messages
+                    plan.actions = [*(branch.do or []), *(step.do or [])]
                 else:
                     plan.messages, plan.actions = step.messages, step.do
 

@@ -77,7 +77,7 @@ class Step(_Model):
     """Other messages for friends matching a branch; `messages` is for everyone else."""
     messages: MessageList | None = None
     do: ActionList | None = None
-    """Actions when the step is delivered (e.g. add_tag: レッスン2配信済)."""
+    """Actions when the step is delivered, whichever branch (e.g. add_tag: レッスン2配信済)."""
 
     @model_validator(mode="after")
     def _has_content(self) -> Step:

@@ -1,0 +1,38 @@
+"""Delivery statistics kept in the database: per step, how many were sent and skipped (and
+why); more measures (failures per message, taps, links, A/B) build on the same records."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from bot.db.models import StepDelivery
+
+
+@dataclass
+class StepStats:
+    step: int
+    sent: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    branches: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def due(self) -> int:
+        return self.sent + sum(self.skipped.values())
+
+
+async def step_stats(scenario: str) -> list[StepStats]:
+    """One entry per step that has come due for anyone, in step order."""
+    rows = await StepDelivery.filter(scenario=scenario).values_list(
+        "step", "status", "reason", "branch"
+    )
+    stats: dict[int, StepStats] = {}
+    for step, status, reason, branch in rows:
+        entry = stats.setdefault(int(step), StepStats(int(step)))
+        if status == "sent":
+            entry.sent += 1
+            if branch:
+                entry.branches[str(branch)] = entry.branches.get(str(branch), 0) + 1
+        else:
+            key = str(reason or status)
+            entry.skipped[key] = entry.skipped.get(key, 0) + 1
+    return [stats[k] for k in sorted(stats)]
