@@ -240,16 +240,51 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _quota_option(text: str) -> int | None:
+    """`--quota`: a whole number of messages a month, or `none` for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number or none, got {text!r}")
+    return int(text)
+
+
+def _retry_after_option(text: str) -> int | str:
+    """`--retry-after`: whole seconds, or `auto` (until the rate limit lets a call through)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    if not text.strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected whole seconds or auto, got {text!r}")
+    return int(text)
+
+
 def cmd_sandbox(args: argparse.Namespace) -> int:
     """Run only the LINE stand-in, for pointing a stepbot (or another bot) at it."""
     from bot.sandbox.setup import standalone_app
+    from bot.sandbox.state import SettingsError
 
     setup_logging(os.environ.get("LOG_FORMAT", "text"))
-    app = standalone_app(
-        webhook_url=args.webhook_url,
-        channel_secret=args.channel_secret,
-        expected_token=args.access_token,
-    )
+    faults: dict[str, Any] = {"rate": args.fault_rate, "kind": args.fault_kind}
+    if args.fault_seed is not None:
+        faults["seed"] = args.fault_seed
+    if args.fault_endpoints:
+        faults["endpoints"] = [e.strip() for e in args.fault_endpoints.split(",") if e.strip()]
+    settings: dict[str, Any] = {
+        "rateLimits": args.rate_limits,
+        "faults": faults,
+        "quota": args.quota,
+        "retryAfter": args.retry_after,
+    }
+    try:
+        app = standalone_app(
+            webhook_url=args.webhook_url,
+            channel_secret=args.channel_secret,
+            expected_token=args.access_token,
+            settings=settings,
+        )
+    except SettingsError as exc:
+        print(f"stepbot sandbox: {exc}", file=sys.stderr)
+        return 2
 
     def announce(_: object) -> None:
         base = f"http://{args.host}:{args.port}"
@@ -313,6 +348,42 @@ def build_parser() -> argparse.ArgumentParser:
         "--access-token",
         default=os.environ.get("LINE_CHANNEL_ACCESS_TOKEN") or None,
         help="if given, only this bearer token is accepted",
+    )
+    sandbox.add_argument(
+        "--rate-limits",
+        action="store_true",
+        help="answer 429 beyond LINE's rate limits (push 2000/s, multicast 200/s, ...)",
+    )
+    sandbox.add_argument(
+        "--retry-after",
+        type=_retry_after_option,
+        metavar="SECONDS|auto",
+        help="send Retry-After with rate-limit 429s (fixed seconds, or auto)",
+    )
+    sandbox.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="0..1",
+        help="fraction of API calls that fail on purpose (default 0)",
+    )
+    sandbox.add_argument(
+        "--fault-kind",
+        choices=["500", "timeout", "accept-then-500"],
+        default="500",
+        help="how they fail: 500, hang (timeout), or deliver and then answer 500",
+    )
+    sandbox.add_argument(
+        "--fault-endpoints",
+        metavar="NAMES",
+        help="only these endpoints fail, e.g. push,multicast (default: all)",
+    )
+    sandbox.add_argument("--fault-seed", type=int, help="make the failures repeatable")
+    sandbox.add_argument(
+        "--quota",
+        type=_quota_option,
+        default=None,
+        help="monthly message quota, or none for no limit (default: none)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
     return parser

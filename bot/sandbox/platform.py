@@ -3,21 +3,42 @@
 Bodies are parsed with line-bot-sdk's request models (the same OpenAPI definitions LINE
 publishes) and then checked against limits the models do not carry (text length, recipients,
 known user ids). Errors use LINE's shape: 400 `{"message": ..., "details": [...]}`.
+
+On request (the control API's settings) it also enforces LINE's rate limits and the monthly
+quota, and injects faults, so a bot's handling of 429s, 500s and timeouts can be tested.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import math
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
-from linebot.v3.messaging import MulticastRequest, PushMessageRequest, ReplyMessageRequest
+from linebot.v3.messaging import (
+    AudienceRecipient,
+    BroadcastRequest,
+    MulticastRequest,
+    NarrowcastRequest,
+    OperatorRecipient,
+    PushMessageRequest,
+    RedeliveryRecipient,
+    ReplyMessageRequest,
+)
 from pydantic.v1 import ValidationError
 
 from bot import clock
-from bot.sandbox.state import ApiCall, SandboxState, new_request_id
+from bot.sandbox.state import (
+    RETRY_KEY_TTL,
+    ApiCall,
+    NarrowcastJob,
+    SandboxState,
+    new_request_id,
+)
 
 USER_ID = re.compile(r"^U[0-9a-f]{32}$")
 MAX_MESSAGES = 5
@@ -26,16 +47,31 @@ MAX_ALT_TEXT = 400
 MAX_MULTICAST = 500
 MAX_QUICK_REPLY_ITEMS = 13
 
+# LINE's own wording for these answers.
+RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
+QUOTA_REACHED = "You have reached your monthly limit."
+INTERNAL_ERROR = "Internal server error"
+
+Result = tuple[int, Any, dict[str, str]]
+Handler = Callable[[web.Request, Any, str], Awaitable[Result]]
+
 STATE_KEY: web.AppKey[SandboxState] = web.AppKey("sandbox_state", SandboxState)
 TOKEN_KEY: web.AppKey[str | None] = web.AppKey("sandbox_expected_token", str)
 
 
 class LineError(Exception):
-    def __init__(self, status: int, message: str, details: list[dict[str, str]] | None = None):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: list[dict[str, str]] | None = None,
+        headers: dict[str, str] | None = None,
+    ):
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or []
+        self.headers = headers or {}
 
 
 def _property(loc: tuple[Any, ...]) -> str:
@@ -93,6 +129,8 @@ def _bad_request(details: list[dict[str, str]]) -> LineError:
 
 
 def _parse(model: Any, body: Any) -> Any:
+    if not isinstance(body, dict):
+        raise LineError(400, "The request body must be a JSON object")
     try:
         return model.from_dict(body)
     except ValidationError as exc:
@@ -101,11 +139,14 @@ def _parse(model: Any, body: Any) -> Any:
         raise LineError(400, f"The request body could not be parsed: {exc}") from None
 
 
-async def _read_json(request: web.Request) -> Any:
+_NOT_JSON = object()
+
+
+def _decode(raw: bytes) -> Any:
     try:
-        return json.loads(await request.read())
+        return json.loads(raw)
     except ValueError:
-        raise LineError(400, "The request body could not be parsed as JSON") from None
+        return _NOT_JSON
 
 
 class PlatformHandlers:
@@ -114,6 +155,7 @@ class PlatformHandlers:
     def __init__(self, state: SandboxState, expected_token: str | None) -> None:
         self.state = state
         self.expected_token = expected_token
+        self._late_calls: set[asyncio.Future[web.Response]] = set()
 
     def _authorize(self, request: web.Request) -> None:
         auth = request.headers.get("Authorization", "")
@@ -125,24 +167,96 @@ class PlatformHandlers:
                 "header is valid.",
             )
 
-    async def _answer(self, request: web.Request, handler: Any) -> web.Response:
+    def _check_rate_limit(self, endpoint: str) -> None:
+        wait = self.state.take_token(endpoint)
+        if not wait:
+            return
+        headers = {}
+        retry_after = self.state.settings.retry_after
+        if retry_after == "auto":
+            headers["Retry-After"] = str(max(1, math.ceil(wait)))
+        elif retry_after is not None:
+            headers["Retry-After"] = str(retry_after)
+        raise LineError(429, RATE_LIMITED, headers=headers)
+
+    async def _answer(self, request: web.Request, endpoint: str, handler: Handler) -> web.Response:
+        """Auth, rate limit, injected fault, then the endpoint itself; record the outcome."""
         request_id = new_request_id()
         body: Any = None
         headers: dict[str, str] = {"x-line-request-id": request_id}
         try:
             self._authorize(request)
             if request.method == "POST":
-                body = await _read_json(request)
-            status, payload, extra = await handler(request, body, request_id)
-            headers.update(extra)
+                body = _decode(await request.read())
+            self._check_rate_limit(endpoint)
+            fault = self.state.draw_fault(endpoint)
+            if fault in ("500", "timeout"):
+                self.state.faults_injected[fault] += 1
+            if fault == "500":
+                raise LineError(500, INTERNAL_ERROR)
         except LineError as exc:
-            status = exc.status
-            payload = {"message": exc.message}
-            if exc.details:
-                payload["details"] = exc.details
-            if exc.status == 409:
-                headers["x-line-accepted-request-id"] = exc.details[0]["property"]
-                payload = {"message": exc.message}
+            return self._respond(request, body, request_id, *self._error(exc, headers), headers)
+        if fault == "timeout":
+            # The client gives up first; the call then goes through, as LINE would carry on.
+            # A task of its own, so a client hanging up (which may cancel this handler)
+            # does not stop it.
+            late = asyncio.ensure_future(self._late(request, body, request_id, handler, headers))
+            self._late_calls.add(late)
+            late.add_done_callback(self._late_calls.discard)
+            return await asyncio.shield(late)
+        status, payload = await self._run(request, body, request_id, handler, headers, fault)
+        return self._respond(request, body, request_id, status, payload, headers)
+
+    async def _late(
+        self,
+        request: web.Request,
+        body: Any,
+        request_id: str,
+        handler: Handler,
+        headers: dict[str, str],
+    ) -> web.Response:
+        await asyncio.sleep(self.state.settings.faults.timeout_seconds)
+        status, payload = await self._run(request, body, request_id, handler, headers, None)
+        return self._respond(request, body, request_id, status, payload, headers)
+
+    async def _run(
+        self,
+        request: web.Request,
+        body: Any,
+        request_id: str,
+        handler: Handler,
+        headers: dict[str, str],
+        fault: str | None,
+    ) -> tuple[int, Any]:
+        try:
+            if body is _NOT_JSON:
+                raise LineError(400, "The request body could not be parsed as JSON")
+            status, payload, extra = await handler(request, body, request_id)
+        except LineError as exc:
+            return self._error(exc, headers)
+        headers.update(extra)
+        if fault == "accept-then-500":  # done (delivered, key used) but the client sees 500
+            self.state.faults_injected[fault] += 1
+            return 500, {"message": INTERNAL_ERROR}
+        return status, payload
+
+    @staticmethod
+    def _error(exc: LineError, headers: dict[str, str]) -> tuple[int, Any]:
+        payload: dict[str, Any] = {"message": exc.message}
+        if exc.details:
+            payload["details"] = exc.details
+        headers.update(exc.headers)
+        return exc.status, payload
+
+    def _respond(
+        self,
+        request: web.Request,
+        body: Any,
+        request_id: str,
+        status: int,
+        payload: Any,
+        headers: dict[str, str],
+    ) -> web.Response:
         route = request.match_info.route.resource
         template = route.canonical if route is not None else request.path
         self.state.call_counts[f"{request.method} {template} {status}"] += 1
@@ -151,7 +265,7 @@ class PlatformHandlers:
                 method=request.method,
                 path=request.path,
                 status=status,
-                body=body,
+                body=None if body is _NOT_JSON else body,
                 headers={
                     k: v
                     for k, v in request.headers.items()
@@ -167,21 +281,43 @@ class PlatformHandlers:
         if not USER_ID.match(user_id) or user_id not in self.state.friends:
             raise _bad_request([{"message": "Invalid user ID", "property": prop}])
 
-    def _check_retry_key(self, request: web.Request, request_id: str) -> None:
+    def _retry_key(self, request: web.Request) -> str | None:
+        """The request's retry key, refused with 409 if a request with it was accepted.
+
+        The key is only taken (`_accept`) once the request passed every check, so a request
+        refused for the quota can be retried with the same key.
+        """
         key = request.headers.get("X-Line-Retry-Key")
         if key is None:
-            return
+            return None
         try:
             uuid.UUID(key)
         except ValueError:
             raise LineError(400, "The retry key must be a UUID (hexadecimal format)") from None
-        earlier = self.state.accept_retry_key(key, request_id)
-        if earlier:
+        earlier = self.state.retry_keys.get(key)
+        if earlier and clock.now() - earlier[1] < RETRY_KEY_TTL:
             raise LineError(
                 409,
                 "The retry key is already accepted",
-                [{"message": "accepted", "property": earlier}],
+                headers={"x-line-accepted-request-id": earlier[0]},
             )
+        return key
+
+    def _accept(self, key: str | None, request_id: str, quota_cost: int) -> None:
+        """Commit a request: take its retry key and count it against the month's quota."""
+        if key is not None:
+            self.state.accept_retry_key(key, request_id)
+        self.state.use_quota(quota_cost)
+
+    def _check_quota(self, cost: int) -> None:
+        remaining = self.state.quota_remaining()
+        if remaining is not None and cost > remaining:
+            raise LineError(429, QUOTA_REACHED)
+
+    def _check_messages(self, body: Any) -> None:
+        details = _limit_details(body.get("messages") or [])
+        if details:
+            raise _bad_request(details)
 
     async def _deliver(self, user_id: str, messages: list[dict[str, Any]]) -> list[dict[str, str]]:
         sent = []
@@ -193,28 +329,28 @@ class PlatformHandlers:
             sent.append({"id": entry_id, "quoteToken": "q" + new_request_id()})
         return sent
 
-    async def reply(self, request: web.Request, body: Any, request_id: str) -> Any:
+    async def reply(self, request: web.Request, body: Any, request_id: str) -> Result:
+        """Replies are free: they never count against the monthly quota."""
         parsed = _parse(ReplyMessageRequest, body)
-        details = _limit_details(body.get("messages") or [])
-        if details:
-            raise _bad_request(details)
+        self._check_messages(body)
         token = self.state.use_reply_token(parsed.reply_token)
         if token is None:
             raise LineError(400, "Invalid reply token")
         sent = await self._deliver(token.user_id, body["messages"])
         return 200, {"sentMessages": sent}, {}
 
-    async def push(self, request: web.Request, body: Any, request_id: str) -> Any:
+    async def push(self, request: web.Request, body: Any, request_id: str) -> Result:
         parsed = _parse(PushMessageRequest, body)
-        details = _limit_details(body.get("messages") or [])
-        if details:
-            raise _bad_request(details)
+        self._check_messages(body)
         self._check_recipient(parsed.to, "to")
-        self._check_retry_key(request, request_id)
+        key = self._retry_key(request)
+        self._check_quota(1)
+        self._accept(key, request_id, 1)
         sent = await self._deliver(parsed.to, body["messages"])
+        self.state.remember_recipients(request_id, [parsed.to])
         return 200, {"sentMessages": sent}, {}
 
-    async def multicast(self, request: web.Request, body: Any, request_id: str) -> Any:
+    async def multicast(self, request: web.Request, body: Any, request_id: str) -> Result:
         parsed = _parse(MulticastRequest, body)
         details = _limit_details(body.get("messages") or [])
         if not 1 <= len(parsed.to) <= MAX_MULTICAST:
@@ -223,12 +359,117 @@ class PlatformHandlers:
             raise _bad_request(details)
         for i, user_id in enumerate(parsed.to):
             self._check_recipient(user_id, f"to[{i}]")
-        self._check_retry_key(request, request_id)
+        key = self._retry_key(request)
+        self._check_quota(len(parsed.to))
+        self._accept(key, request_id, len(parsed.to))
         for user_id in parsed.to:
             await self._deliver(user_id, body["messages"])
+        self.state.remember_recipients(request_id, list(parsed.to))
         return 200, {}, {}
 
-    async def profile(self, request: web.Request, body: Any, request_id: str) -> Any:
+    def _following(self) -> list[str]:
+        return [uid for uid, friend in self.state.friends.items() if friend.following]
+
+    def _match(self, recipient: Any, everyone: set[str]) -> set[str]:
+        """Who a narrowcast `recipient` names, among following friends.
+
+        The stand-in has no audiences, so an audience names nobody; a redelivery names whom
+        that earlier request reached; operators combine the two with and/or/not.
+        """
+        if isinstance(recipient, AudienceRecipient):
+            return set()
+        if isinstance(recipient, RedeliveryRecipient):
+            return set(self.state.sent_to.get(recipient.request_id or "", ())) & everyone
+        if isinstance(recipient, OperatorRecipient):
+            out = set(everyone)
+            for part in recipient.var_and or []:
+                out &= self._match(part, everyone)
+            if recipient.var_or:
+                out &= set().union(*(self._match(part, everyone) for part in recipient.var_or))
+            if recipient.var_not is not None:
+                out -= self._match(recipient.var_not, everyone)
+            return out
+        return set()
+
+    async def _send_to_all(self, user_ids: list[str], messages: list[dict[str, Any]]) -> None:
+        for user_id in user_ids:
+            await self._deliver(user_id, messages)
+
+    async def narrowcast(self, request: web.Request, body: Any, request_id: str) -> Result:
+        """Accepted (202) and, unlike on LINE, sent before answering: progress is final at once.
+
+        Demographic filters are accepted but not evaluated (virtual friends have no age,
+        gender or area); `limit.max` keeps the first friends, where LINE picks at random.
+        """
+        parsed = _parse(NarrowcastRequest, body)
+        self._check_messages(body)
+        limit = parsed.limit
+        if limit is not None and limit.forbid_partial_delivery and not limit.up_to_remaining_quota:
+            raise _bad_request(
+                [
+                    {
+                        "message": "Can be true only if upToRemainingQuota is true",
+                        "property": "limit.forbidPartialDelivery",
+                    }
+                ]
+            )
+        key = self._retry_key(request)
+        following = self._following()
+        if parsed.recipient is not None:
+            named = self._match(parsed.recipient, set(following))
+            following = [uid for uid in following if uid in named]
+        targets = following[: limit.max] if limit is not None and limit.max else following
+        job = NarrowcastJob(accepted_at=clock.now(), target_count=len(targets))
+        remaining = self.state.quota_remaining()
+        if remaining is not None and len(targets) > remaining:
+            if limit is None or not limit.up_to_remaining_quota:
+                raise LineError(429, QUOTA_REACHED)
+            if limit.forbid_partial_delivery:
+                job.error_code = 5
+                job.failed_description = (
+                    "Message delivery was canceled to prevent delivering to only part of "
+                    "the target audience"
+                )
+                targets = []
+            else:
+                targets = targets[:remaining]
+        self._accept(key, request_id, len(targets))
+        await self._send_to_all(targets, body["messages"])
+        job.success_count = len(targets)
+        job.completed_at = clock.now()
+        self.state.narrowcasts[request_id] = job
+        self.state.remember_recipients(request_id, targets)
+        return 202, {}, {}
+
+    async def narrowcast_progress(self, request: web.Request, body: Any, request_id: str) -> Result:
+        wanted = request.query.get("requestId")
+        if not wanted:
+            raise LineError(400, "The request parameter 'requestId' is required")
+        job = self.state.narrowcasts.get(wanted)
+        if job is None:
+            raise LineError(404, "Not found")
+        return 200, job.as_json(), {}
+
+    async def broadcast(self, request: web.Request, body: Any, request_id: str) -> Result:
+        _parse(BroadcastRequest, body)
+        self._check_messages(body)
+        key = self._retry_key(request)
+        targets = self._following()
+        self._check_quota(len(targets))
+        self._accept(key, request_id, len(targets))
+        await self._send_to_all(targets, body["messages"])
+        self.state.remember_recipients(request_id, targets)
+        return 200, {}, {}
+
+    async def quota(self, request: web.Request, body: Any, request_id: str) -> Result:
+        quota = self.state.settings.quota
+        payload = {"type": "none"} if quota is None else {"type": "limited", "value": quota}
+        return 200, payload, {}
+
+    async def quota_consumption(self, request: web.Request, body: Any, request_id: str) -> Result:
+        return 200, {"totalUsage": self.state.quota_used()}, {}
+
+    async def profile(self, request: web.Request, body: Any, request_id: str) -> Result:
         friend = self.state.friends.get(request.match_info["user_id"])
         if friend is None or not friend.ever_followed:
             raise LineError(404, "Not found")
@@ -243,7 +484,7 @@ class PlatformHandlers:
             payload["statusMessage"] = friend.status_message
         return 200, payload, {}
 
-    async def bot_info(self, request: web.Request, body: Any, request_id: str) -> Any:
+    async def bot_info(self, request: web.Request, body: Any, request_id: str) -> Result:
         return (
             200,
             {
@@ -257,16 +498,30 @@ class PlatformHandlers:
         )
 
     def routes(self, prefix: str) -> list[web.RouteDef]:
-        def bind(handler: Any) -> Any:
+        def bind(
+            endpoint: str, handler: Handler
+        ) -> Callable[[web.Request], Awaitable[web.Response]]:
             async def route(request: web.Request) -> web.Response:
-                return await self._answer(request, handler)
+                return await self._answer(request, endpoint, handler)
 
             return route
 
+        api = f"{prefix}/v2/bot"
         return [
-            web.post(f"{prefix}/v2/bot/message/reply", bind(self.reply)),
-            web.post(f"{prefix}/v2/bot/message/push", bind(self.push)),
-            web.post(f"{prefix}/v2/bot/message/multicast", bind(self.multicast)),
-            web.get(f"{prefix}/v2/bot/profile/{{user_id}}", bind(self.profile)),
-            web.get(f"{prefix}/v2/bot/info", bind(self.bot_info)),
+            web.post(f"{api}/message/reply", bind("reply", self.reply)),
+            web.post(f"{api}/message/push", bind("push", self.push)),
+            web.post(f"{api}/message/multicast", bind("multicast", self.multicast)),
+            web.post(f"{api}/message/narrowcast", bind("narrowcast", self.narrowcast)),
+            web.get(
+                f"{api}/message/progress/narrowcast",
+                bind("narrowcastProgress", self.narrowcast_progress),
+            ),
+            web.post(f"{api}/message/broadcast", bind("broadcast", self.broadcast)),
+            web.get(f"{api}/message/quota", bind("quota", self.quota)),
+            web.get(
+                f"{api}/message/quota/consumption",
+                bind("quotaConsumption", self.quota_consumption),
+            ),
+            web.get(f"{api}/profile/{{user_id}}", bind("profile", self.profile)),
+            web.get(f"{api}/info", bind("botInfo", self.bot_info)),
         ]

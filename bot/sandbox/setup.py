@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 from aiohttp import web
 
@@ -22,9 +23,14 @@ def setup_sandbox(
     channel_secret: str,
     expected_token: str | None = None,
     api_prefix: str = SANDBOX_API_PREFIX,
+    settings: dict[str, Any] | None = None,
 ) -> SandboxState:
-    """Serve the Messaging API under `api_prefix` and the simulator under /sandbox."""
+    """Serve the Messaging API under `api_prefix` and the simulator under /sandbox.
+
+    `settings` takes the control API's JSON (rate limits, faults, quota); SettingsError if bad.
+    """
     state = SandboxState()
+    state.configure(settings or {})
     sender = WebhookSender(state, webhook_url, channel_secret)
     app[STATE_KEY] = state
     app[SENDER_KEY] = sender
@@ -51,6 +57,7 @@ def standalone_app(
     channel_secret: str,
     expected_token: str | None = None,
     api_prefix: str = "",
+    settings: dict[str, Any] | None = None,
 ) -> web.Application:
     """The stand-in alone, for pointing a stepbot (or anything else) at it."""
     app = web.Application()
@@ -60,5 +67,6 @@ def standalone_app(
         channel_secret=channel_secret,
         expected_token=expected_token,
         api_prefix=api_prefix,
+        settings=settings,
     )
     return app

@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from bot.sandbox.state import SandboxState, VirtualFriend
+from bot.sandbox.state import SandboxState, SettingsError, VirtualFriend
 from bot.sandbox.webhooks import WebhookSender
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -137,15 +137,36 @@ class SimulatorHandlers:
         return web.json_response({"replyTokens": tokens})
 
     async def stats(self, request: web.Request) -> web.Response:
-        """Counts of calls by path and status, cheaper to poll than the full call list."""
-        delivered = sum(1 for e in self.state.transcript if e.direction == "out")
+        """Counts since the last reset, cheaper to poll than the full call list."""
+        by_friend = self.state.delivered_by_friend
         return web.json_response(
             {
                 "calls": sum(self.state.call_counts.values()),
                 "byPath": dict(self.state.call_counts),
-                "delivered": delivered,
+                "delivered": sum(by_friend.values()),
+                "deliveredByFriend": dict(by_friend),
+                "rateLimited": self.state.rate_limited,
+                "faults": dict(self.state.faults_injected),
             }
         )
+
+    async def reset_stats(self, request: web.Request) -> web.Response:
+        """Zero the counters (and the call list) between benchmark rounds or test steps."""
+        self.state.reset_stats()
+        return web.json_response({"ok": True})
+
+    async def get_settings(self, request: web.Request) -> web.Response:
+        return web.json_response(self.state.settings.as_json())
+
+    async def post_settings(self, request: web.Request) -> web.Response:
+        """Change some settings (a partial update); nothing changes if any value is bad."""
+        try:
+            settings = self.state.configure(json.loads(await request.read()))
+        except ValueError as exc:  # SettingsError, or the body is not JSON at all
+            details = exc.details if isinstance(exc, SettingsError) else []
+            message = str(exc) if details else "The request body could not be parsed as JSON"
+            return web.json_response({"message": message, "details": details}, status=400)
+        return web.json_response(settings.as_json())
 
     async def calls(self, request: web.Request) -> web.Response:
         """Every Messaging API call the bot made, newest last (for tests and debugging)."""
@@ -206,5 +227,8 @@ class SimulatorHandlers:
             web.post(f"{api}/friends/{{user_id}}/reply-tokens", self.reply_tokens),
             web.get(f"{api}/calls", self.calls),
             web.get(f"{api}/stats", self.stats),
+            web.post(f"{api}/reset-stats", self.reset_stats),
+            web.get(f"{api}/settings", self.get_settings),
+            web.post(f"{api}/settings", self.post_settings),
             web.get(f"{api}/stream", self.stream),
         ]

@@ -183,7 +183,8 @@ class SettingsError(ValueError):
     def __init__(self, details: list[dict[str, str]]) -> None:
         first = details[0]
         where = f"{first['property']}: " if first["property"] else ""
-        super().__init__(f"Invalid sandbox settings: {where}{first['message']}")
+        more = f" (and {len(details) - 1} more, see details)" if len(details) > 1 else ""
+        super().__init__(f"Invalid sandbox settings: {where}{first['message']}{more}")
         self.details = details
 
 
@@ -209,7 +210,7 @@ class SandboxSettings:
     limits: dict[str, RateLimit] = field(default_factory=lambda: dict(DEFAULT_LIMITS))
     retry_after: int | str | None = None  # seconds, "auto" (until the next token) or off
     faults: FaultSettings = field(default_factory=FaultSettings)
-    quota: int | None = 1000  # None: no monthly limit (`"type": "none"`)
+    quota: int | None = None  # None: no monthly limit (`"type": "none"`); set it to test one
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -496,7 +497,6 @@ class SandboxState:
             return None
         if self.fault_rng.random() >= faults.rate:
             return None
-        self.faults_injected[faults.kind] += 1
         return faults.kind
 
     @staticmethod
