@@ -49,6 +49,7 @@ async def _tick(app: web.Application) -> None:
     await services.crm.scores.decay()
     await services.steps.run_due()
     await services.rules.tick()
+    await services.broadcasts.tick()
     dispatcher = app[DISPATCHER]
     for event_id, user_id in await inbox.pending(older_than=INBOX_RECOVERY_AGE):
         dispatcher.submit(event_id, user_id)

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from bot.automation.actions import ActionRunner
+from bot.automation.broadcasts import Broadcaster
 from bot.automation.outbox import Outbox
 from bot.automation.rules import RuleEngine
 from bot.automation.steps import StepRunner
@@ -29,6 +30,7 @@ class Services:
     actions: ActionRunner = field(init=False)
     steps: StepRunner = field(init=False)
     rules: RuleEngine = field(init=False)
+    broadcasts: Broadcaster = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
@@ -36,3 +38,4 @@ class Services:
         self.actions = ActionRunner(self.crm, self.outbox)
         self.steps = StepRunner(self.scenario, self.actions, self.outbox)
         self.rules = RuleEngine(self.scenario, self.crm, self.actions)
+        self.broadcasts = Broadcaster(self.scenario, self.crm, self.outbox)

@@ -277,3 +277,20 @@ class StepScenarioState(Model):
 
     class Meta:
         table = "step_scenario_states"
+
+
+class BroadcastRun(Model):
+    """One occurrence of a broadcast. Unique per name and time, so however many processes
+    tick, an occurrence is queued once; its messages are outbox rows keyed by this run."""
+
+    id = fields.BigIntField(primary_key=True)
+    name = fields.CharField(max_length=100)
+    occurrence = fields.DatetimeField()
+    status = fields.CharField(max_length=16)
+    reason = fields.CharField(max_length=100, null=True)
+    recipients = fields.IntField(default=0)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "broadcast_runs"
+        unique_together = (("name", "occurrence"),)

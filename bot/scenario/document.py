@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from .broadcasts import Broadcast
 from .crm import (
     FieldDeclaration,
     PointsSettings,
@@ -55,6 +56,8 @@ class Scenario(_Model):
     """Step scenarios (ステップ配信) by name."""
     reminders: dict[str, Reminder] = Field(default_factory=dict)
     """Reminders (リマインダ配信) by name: steps around a date field."""
+    broadcasts: dict[str, Broadcast] = Field(default_factory=dict)
+    """Broadcasts (一斉配信) by name: to everyone or a segment, once or on a schedule."""
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     """Quiet hours and how late a delivery may still go out."""
 

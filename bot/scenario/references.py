@@ -122,13 +122,13 @@ def _segment_problems(scenario: Scenario) -> list[tuple[str, str]]:
     from .crm import field_type_map
     from .segment_check import check_segment_refs
 
-    used = []
+    used: list[tuple[str, Any]] = []
     for loc, model in walk(scenario):
         if loc[:1] == ("segments",):
             continue  # named segments are checked as such
-        for name in ("if_", "trigger_if", "stop_if"):
+        for name in ("if_", "trigger_if", "stop_if", "to", "exclude"):
             cond = getattr(model, name, None)
-            if cond is not None and name in type(model).model_fields:
+            if isinstance(cond, BaseModel) and name in type(model).model_fields:
                 alias = type(model).model_fields[name].alias or name
                 used.append((dotted((*loc, alias)), cond))
     return check_segment_refs(

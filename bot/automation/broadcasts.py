@@ -1,0 +1,161 @@
+"""Broadcasts: each occurrence is a row (unique per name and time, so it happens once however
+many processes tick), recipients come from one SQL query, and every message is queued as
+outbox rows in one transaction — the same messages as multicasts of 500, personal ones as
+pushes — before anything is sent."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections import defaultdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.triggers.cron import CronTrigger
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from bot import clock
+from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
+from bot.clock import parse_duration
+from bot.crm.service import Crm
+from bot.db.models import BroadcastRun, Friend, RuleCursor
+from bot.scenario import Scenario, render_messages
+from bot.scenario.broadcasts import Broadcast
+from bot.scenario.segment import AllOf, Not, validate_condition
+
+log = logging.getLogger(__name__)
+
+PREPARING = "preparing"
+QUEUED = "queued"
+SKIPPED = "skipped"
+PREPARE_LEASE = timedelta(minutes=2)
+FRIEND_CHUNK = 5000
+
+
+class Broadcaster:
+    def __init__(self, scenario: Scenario, crm: Crm, outbox: Outbox) -> None:
+        self.scenario = scenario
+        self.crm = crm
+        self.outbox = outbox
+        self.max_delay = parse_duration(scenario.delivery.max_delay)
+
+    def _occurrence_at(self, broadcast: Broadcast) -> datetime:
+        assert broadcast.at is not None
+        at = broadcast.at
+        if at.tzinfo is None:
+            at = at.replace(tzinfo=self.scenario.zone)
+        return at.astimezone(UTC)
+
+    async def tick(self) -> None:
+        now = clock.now()
+        for name, broadcast in self.scenario.broadcasts.items():
+            if broadcast.at is not None:
+                occurrence = self._occurrence_at(broadcast)
+                if occurrence <= now:
+                    await self.run(name, broadcast, occurrence)
+            elif broadcast.cron is not None:
+                scheduled = await self._cron_due(name, broadcast.cron, now)
+                if scheduled is not None:
+                    await self.run(name, broadcast, scheduled)
+        await self._resume_interrupted()
+
+    async def _cron_due(self, name: str, cron: str, now: datetime) -> datetime | None:
+        """The latest scheduled time since the last look (missed ones are not repeated)."""
+        key = f"broadcast:{name}:{cron}"
+        cursor = await RuleCursor.get_or_none(rule=key)
+        if cursor is None:
+            await RuleCursor.create(rule=key, checked_until=now)
+            return None
+        trigger = CronTrigger.from_crontab(cron, timezone=self.scenario.zone)
+        fire = trigger.get_next_fire_time(None, cursor.checked_until + timedelta(microseconds=1))
+        if fire is None or fire > now:
+            return None
+        while True:
+            following = trigger.get_next_fire_time(fire, fire + timedelta(seconds=1))
+            if following is None or following > now:
+                break
+            fire = following
+        await RuleCursor.filter(rule=key).update(checked_until=now)
+        return fire.astimezone(UTC)
+
+    async def run(
+        self, name: str, broadcast: Broadcast, occurrence: datetime
+    ) -> BroadcastRun | None:
+        """Queue one occurrence; None if it was queued before (by this or another process)."""
+        now = clock.now()
+        try:
+            run = await BroadcastRun.create(
+                name=name, occurrence=occurrence, status=PREPARING, created_at=now
+            )
+        except IntegrityError:
+            return None
+        if now - occurrence > self.max_delay:
+            await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason="too old")
+            log.warning("broadcast %r of %s skipped: more than max_delay late", name, occurrence)
+            return run
+        await self._prepare(run, broadcast)
+        await self.outbox.drain()
+        return run
+
+    def _audience(self, broadcast: Broadcast) -> Any:
+        parts: list[Any] = [validate_condition({"blocked": False})]
+        if broadcast.to is not None:
+            parts.append(broadcast.to)
+        if broadcast.exclude is not None:
+            parts.append(Not.model_validate({"not": broadcast.exclude}))
+        return AllOf(all=parts)
+
+    async def _prepare(self, run: BroadcastRun, broadcast: Broadcast) -> None:
+        ids = await self.crm.segments.friend_ids(self._audience(broadcast))
+        groups: dict[str, list[str]] = defaultdict(list)
+        for start in range(0, len(ids), FRIEND_CHUNK):
+            chunk = ids[start : start + FRIEND_CHUNK]
+            for friend in await Friend.filter(id__in=chunk).order_by("id"):
+                rendered = render_messages(broadcast.messages, self._context(friend))
+                key = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
+                groups[key].append(friend.line_user_id)
+        rows: list[dict[str, Any]] = []
+        for number, (rendered_json, users) in enumerate(groups.items()):
+            rendered = json.loads(rendered_json)
+            size = MAX_MESSAGES_PER_REQUEST
+            parts = [rendered[i : i + size] for i in range(0, len(rendered), size)]
+            if len(users) == 1:
+                for n, part in enumerate(parts):
+                    rows.append({"user_id": users[0], "messages": part,
+                                 "dedupe_key": f"bc:{run.id}:{number}:0:{n}"})  # fmt: skip
+                continue
+            for batch, start in enumerate(range(0, len(users), MAX_MULTICAST)):
+                recipients = users[start : start + MAX_MULTICAST]
+                for n, part in enumerate(parts):
+                    rows.append({"recipients": recipients, "messages": part,
+                                 "dedupe_key": f"bc:{run.id}:{number}:{batch}:{n}"})  # fmt: skip
+        async with in_transaction():
+            await self.outbox.enqueue_many(rows, source=f"broadcast:{run.name}"[:32])
+            await BroadcastRun.filter(id=run.id).update(status=QUEUED, recipients=len(ids))
+        log.info("broadcast %r queued for %s friends in %s requests", run.name, len(ids), len(rows))
+
+    def _context(self, friend: Friend) -> dict[str, Any]:
+        return {
+            "friend": {
+                "id": friend.id,
+                "display_name": friend.display_name,
+                "line_user_id": friend.line_user_id,
+                "language": friend.language,
+            },
+            "now": clock.now().astimezone(self.scenario.zone),
+        }
+
+    async def _resume_interrupted(self) -> None:
+        """A process that died while preparing left no rows (one transaction): redo it."""
+        stale = await BroadcastRun.filter(
+            status=PREPARING, created_at__lt=clock.now() - PREPARE_LEASE
+        )
+        for run in stale:
+            broadcast = self.scenario.broadcasts.get(run.name)
+            if broadcast is None:
+                await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason="removed")
+                continue
+            await self._prepare(run, broadcast)
+        if stale:
+            await self.outbox.drain()
