@@ -27,7 +27,7 @@ from bot.line.client import LineApiError, LineClient
 log = logging.getLogger(__name__)
 
 REPLY_TOKEN_FRESH = timedelta(seconds=50)
-STALE_SENDING = timedelta(minutes=2)
+STALE_SENDING = timedelta(seconds=45)  # longer than a call can take (15 s timeout)
 MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 600.0
 MAX_MESSAGES_PER_REQUEST = 5

@@ -38,7 +38,7 @@ PAUSED = "paused"
 STOPPED = "stopped"
 FINISHED = "finished"
 REMINDER_PREFIX = "reminder:"
-LEASE = timedelta(minutes=2)
+LEASE = timedelta(seconds=30)  # a claimed batch is delivered well within this
 CLAIM_BATCH = 1000
 
 
@@ -323,11 +323,31 @@ class StepRunner:
             )
             for p in plans
         ]  # fmt: skip
+        updates: dict[tuple[int, str, datetime | None], list[int]] = defaultdict(list)
+        for plan in plans:
+            step, status, due = self._next(plan, stop=plan.reason in ("stopped", "blocked"))
+            updates[(step, status, due)].append(plan.run.id)
         async with in_transaction():
             await StepDelivery.bulk_create(records)
             await self.outbox.enqueue_many(rows, source="step")
-            for plan in plans:
-                await self._advance(plan, stop=plan.reason in ("stopped", "blocked"))
+            for (step, status, due), run_ids in updates.items():
+                finished_at = now if status != RUNNING else None
+                await StepRun.filter(id__in=run_ids).update(
+                    next_step=step, status=status, next_due_at=due, finished_at=finished_at
+                )
+
+    def _next(self, plan: _Plan, *, stop: bool) -> tuple[int, str, datetime | None]:
+        """The run after this delivery: next step, status, when it is due. Runs started at
+        the same time share it, so a batch needs a few updates, not one per friend."""
+        run = plan.run
+        definition = self.definition(run.scenario)
+        following = plan.index + 1
+        if stop:
+            return following, STOPPED, None
+        if definition is None or following >= len(definition.steps):
+            return following, FINISHED, None
+        run.next_step = following
+        return following, RUNNING, self.due(run, definition, following)
 
     @staticmethod
     def _outbox_rows(
@@ -352,23 +372,6 @@ class StepRunner:
                 key = f"stepmc:{part[0].run.id}:{part[0].index}:{n}"
                 rows.append({"recipients": recipients, "messages": chunk, "dedupe_key": key})
         return rows
-
-    async def _advance(self, plan: _Plan, *, stop: bool) -> None:
-        run = plan.run
-        definition = self.definition(run.scenario)
-        following = plan.index + 1
-        if stop or definition is None or following >= len(definition.steps):
-            await StepRun.filter(id=run.id).update(
-                next_step=following,
-                status=STOPPED if stop else FINISHED,
-                finished_at=clock.now(),
-                next_due_at=None,
-            )
-            return
-        run.next_step = following
-        await StepRun.filter(id=run.id).update(
-            next_step=following, next_due_at=self.due(run, definition, following)
-        )
 
     async def _after(self, plans: list[_Plan]) -> None:
         """Replies for the friend being answered, actions on delivery, then send."""

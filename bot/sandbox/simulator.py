@@ -61,6 +61,21 @@ class SimulatorHandlers:
         friend = self.state.add_friend(name, language)
         return web.json_response(friend.as_json(), status=201)
 
+    async def create_friends_in_bulk(self, request: web.Request) -> web.Response:
+        """Many friends who already follow, without webhooks: for load tests whose bot
+        database is seeded directly with the same user ids."""
+        body = await _json_body(request)
+        count = body.get("count")
+        if not isinstance(count, int) or not 1 <= count <= 1_000_000:
+            raise _json_error(400, "count は1〜1000000の整数です")
+        prefix = str(body.get("prefix") or "友だち")[:80]
+        ids = []
+        for n in range(count):
+            friend = self.state.add_friend(f"{prefix}{n}")
+            friend.following = friend.ever_followed = True
+            ids.append(friend.user_id)
+        return web.json_response({"userIds": ids}, status=201)
+
     async def follow(self, request: web.Request) -> web.Response:
         status = await self.sender.follow(self._friend(request))
         return web.json_response({"ok": status == 200, "webhookStatus": status})
@@ -218,6 +233,7 @@ class SimulatorHandlers:
             web.static("/sandbox/static", STATIC_DIR),  # type: ignore[list-item]
             web.get(f"{api}/friends", self.list_friends),
             web.post(f"{api}/friends", self.create_friend),
+            web.post(f"{api}/friends/bulk", self.create_friends_in_bulk),
             web.post(f"{api}/friends/{{user_id}}/follow", self.follow),
             web.post(f"{api}/friends/{{user_id}}/unfollow", self.unfollow),
             web.post(f"{api}/friends/{{user_id}}/messages", self.send_text),
