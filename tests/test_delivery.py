@@ -119,6 +119,12 @@ async def test_a_429_storm_and_accepted_then_500_still_deliver_exactly_once(
     stats = await sandbox.get("/sandbox/api/stats")
     assert stats["rateLimited"] >= 1
     assert sum(stats["faults"].values()) >= 1
+    # billable: 12 broadcast recipients and 2 step recipients; the welcome replies are free
+    start = datetime.fromisoformat("2027-06-30T00:00:00+09:00")
+    billable = await services.outbox.billable_by_day(
+        start, start + timedelta(days=3), services.scenario.zone
+    )
+    assert billable == {"2027-07-01": 14}
 
 
 async def test_downtime_catches_up_and_too_late_is_skipped_and_recorded(

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import clock
+from bot.automation.analytics import broadcast_stats
 from bot.db.models import FriendTag
 from bot.services import Services
 from tests.dsl import SandboxDriver, button_data, joined
@@ -99,3 +100,7 @@ async def test_broadcasts_reach_exactly_members_or_non_members(
     await sandbox.advance("1d")  # once only
     await member.nothing_more()
     await guest.nothing_more()
+    live = await broadcast_stats("会員限定ライブ")
+    assert (live.occurrences, live.recipients, live.delivered, live.failed) == (1, 1, 1, 0)
+    sale = await broadcast_stats("入会キャンペーン")
+    assert (sale.recipients, sale.delivered) == (1, 1)

@@ -36,3 +36,40 @@ async def step_stats(scenario: str) -> list[StepStats]:
             key = str(reason or status)
             entry.skipped[key] = entry.skipped.get(key, 0) + 1
     return [stats[k] for k in sorted(stats)]
+
+
+@dataclass
+class BroadcastStats:
+    name: str
+    occurrences: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)
+    recipients: int = 0
+    delivered: int = 0
+    failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
+
+
+async def broadcast_stats(name: str) -> BroadcastStats:
+    """Occurrences, recipients, and how many recipients LINE took or refused (with why)."""
+    from bot.db.models import BroadcastRun, OutboxMessage
+
+    stats = BroadcastStats(name)
+    for status, reason, recipients in await BroadcastRun.filter(name=name).values_list(
+        "status", "reason", "recipients"
+    ):
+        stats.occurrences += 1
+        stats.recipients += int(recipients)
+        if status == "skipped":
+            key = str(reason or status)
+            stats.skipped[key] = stats.skipped.get(key, 0) + 1
+    source = f"broadcast:{name}"[:32]
+    for status, count, error in await OutboxMessage.filter(source=source).values_list(
+        "status", "recipient_count", "error"
+    ):
+        if status == "sent":
+            stats.delivered += int(count)
+        elif status == "failed":
+            stats.failed += int(count)
+            key = str(error or "unknown")[:200]
+            stats.failures[key] = stats.failures.get(key, 0) + int(count)
+    return stats
