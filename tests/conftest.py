@@ -125,10 +125,19 @@ async def sandbox(base_url: str, http: aiohttp.ClientSession) -> SandboxDriver:
 
 @pytest.fixture
 async def scenario_app(
-    request: pytest.FixtureRequest, database_url: str, http: aiohttp.ClientSession
+    request: pytest.FixtureRequest,
+    database_url: str,
+    tmp_path: Path,
+    http: aiohttp.ClientSession,
 ) -> AsyncIterator[tuple[SandboxDriver, Services]]:
-    """A server running the example scenario named by the test module's SCENARIO."""
-    scenario = ROOT / "examples" / request.module.SCENARIO
+    """A server running the test module's scenario: SCENARIO names an example file,
+    or SCENARIO_TEXT holds the YAML itself."""
+    text = getattr(request.module, "SCENARIO_TEXT", None)
+    if text is not None:
+        scenario = tmp_path / "scenario.yaml"
+        scenario.write_text(text, encoding="utf-8")
+    else:
+        scenario = ROOT / "examples" / request.module.SCENARIO
     srv = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(scenario)))
     try:
         yield SandboxDriver(str(srv.make_url("")), http), srv.app[SERVICES]

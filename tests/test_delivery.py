@@ -4,21 +4,14 @@ exactly once."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import date, datetime, timedelta
-from pathlib import Path
-
-import aiohttp
-import pytest
 
 from bot import clock
-from bot.appkeys import SERVICES
 from bot.db.models import OutboxMessage, StepDelivery
 from bot.services import Services
-from tests.conftest import make_settings, start_server
 from tests.dsl import SandboxDriver, joined
 
-SCENARIO = """version: 1
+SCENARIO_TEXT = """version: 1
 timezone: Asia/Tokyo
 tags: [会員, キャンセル]
 welcome: ["ようこそ"]
@@ -44,27 +37,14 @@ broadcasts:
 """
 
 
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, http: aiohttp.ClientSession
-) -> AsyncIterator[tuple[SandboxDriver, Services]]:
-    path = tmp_path / "delivery.yaml"
-    path.write_text(SCENARIO, encoding="utf-8")
-    server = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(path)))
-    try:
-        yield SandboxDriver(str(server.make_url("")), http), server.app[SERVICES]
-    finally:
-        await server.close()
-
-
 async def settings(sandbox: SandboxDriver, **values: object) -> None:
     await sandbox.post("/sandbox/api/settings", values)
 
 
 async def test_reminders_around_a_date_and_rescheduling(
-    app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     clock.clock.set(datetime.fromisoformat("2027-06-01T09:00:00+09:00"))
     friend, fid = await joined(sandbox, "体験さん")
     moved, moved_id = await joined(sandbox, "変更さん")
@@ -87,9 +67,9 @@ async def test_reminders_around_a_date_and_rescheduling(
 
 
 async def test_a_429_storm_and_accepted_then_500_still_deliver_exactly_once(
-    app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     clock.clock.set(datetime.fromisoformat("2027-06-30T12:00:00+09:00"))
     friends = [await joined(sandbox, f"友{n}") for n in range(12)]
     # one multicast an hour (the second of the two gets 429), and every multicast LINE
@@ -128,9 +108,9 @@ async def test_a_429_storm_and_accepted_then_500_still_deliver_exactly_once(
 
 
 async def test_downtime_catches_up_and_too_late_is_skipped_and_recorded(
-    app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     clock.clock.set(datetime.fromisoformat("2027-06-01T12:00:00+09:00"))
     recent, rid = await joined(sandbox, "最近")
     await services.crm.tags.add(rid, "会員", source="admin")

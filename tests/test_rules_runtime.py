@@ -4,19 +4,15 @@ and lowered by inactivity, messages and taps reaching rules after auto-replies."
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
-from pathlib import Path
 
-import aiohttp
 import pytest
 
 from bot.crm.admins import add_admin
 from bot.crm.tags import current_tags
 from bot.services import Services
-from tests.conftest import make_settings, start_server
 from tests.dsl import SandboxDriver, friend_id_of
 
-SCENARIO = """version: 1
+SCENARIO_TEXT = """version: 1
 tags: [反応あり, 常連, 購入, 購入1日, 除外, 連鎖]
 scores:
   engagement:
@@ -50,25 +46,10 @@ rules:
 """
 
 
-@pytest.fixture
-async def app(
-    database_url: str, tmp_path: Path, http: aiohttp.ClientSession
-) -> AsyncIterator[tuple[SandboxDriver, Services]]:
-    path = tmp_path / "rules.yaml"
-    path.write_text(SCENARIO, encoding="utf-8")
-    server = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(path)))
-    try:
-        from bot.appkeys import SERVICES
-
-        yield SandboxDriver(str(server.make_url("")), http), server.app[SERVICES]
-    finally:
-        await server.close()
-
-
 async def test_a_runaway_loop_is_stopped_with_a_clear_log_line(
-    app: tuple[SandboxDriver, Services], caplog: pytest.LogCaptureFixture
+    scenario_app: tuple[SandboxDriver, Services], caplog: pytest.LogCaptureFixture
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     friend = await sandbox.friend("ループさん")
     await friend.follow()
     fid = await friend_id_of(friend)
@@ -80,9 +61,9 @@ async def test_a_runaway_loop_is_stopped_with_a_clear_log_line(
 
 
 async def test_messages_reach_rules_after_the_auto_reply_and_move_scores(
-    app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     friend = await sandbox.friend("予約さん")
     await friend.follow()
     fid = await friend_id_of(friend)
@@ -104,8 +85,8 @@ async def test_messages_reach_rules_after_the_auto_reply_and_move_scores(
     await friend.nothing_more()
 
 
-async def test_scores_decay_while_inactive(app: tuple[SandboxDriver, Services]) -> None:
-    sandbox, services = app
+async def test_scores_decay_while_inactive(scenario_app: tuple[SandboxDriver, Services]) -> None:
+    sandbox, services = scenario_app
     friend = await sandbox.friend("休眠さん")
     await friend.follow()
     fid = await friend_id_of(friend)
@@ -122,9 +103,9 @@ async def test_scores_decay_while_inactive(app: tuple[SandboxDriver, Services]) 
 
 
 async def test_tag_age_rule_fires_once_for_matching_friends_and_chains(
-    app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
-    sandbox, services = app
+    sandbox, services = scenario_app
     await sandbox.advance("1m")
     ids = []
     for name in ("一", "二", "三"):
