@@ -32,6 +32,7 @@ MAX_ATTEMPTS = 8
 MAX_BACKOFF_S = 600.0
 MAX_MESSAGES_PER_REQUEST = 5
 MAX_MULTICAST = 500
+SENT_FIELDS = ("status", "kind", "http_status", "line_request_id", "sent_at", "error")
 CLAIM_BATCH = 500
 DRAIN_CONCURRENCY = 32
 
@@ -158,7 +159,9 @@ class Outbox:
             return
         await self._send_claimed(row)
 
-    async def _send_claimed(self, row: OutboxMessage) -> None:
+    async def _send_claimed(
+        self, row: OutboxMessage, sent: list[OutboxMessage] | None = None
+    ) -> None:
         messages = json.loads(row.messages)
         reply_ok = (
             row.kind == "reply"
@@ -190,16 +193,10 @@ class Outbox:
         row.line_request_id = result.request_id
         row.sent_at = clock.now()
         row.error = None
-        await row.save(
-            update_fields=[
-                "status",
-                "kind",
-                "http_status",
-                "line_request_id",
-                "sent_at",
-                "error",
-            ]
-        )
+        if sent is not None:
+            sent.append(row)  # the caller records a whole batch in one statement
+        else:
+            await row.save(update_fields=list(SENT_FIELDS))
 
     async def _failed(self, row: OutboxMessage, exc: LineApiError) -> None:
         row.http_status = exc.status
@@ -310,16 +307,23 @@ class Outbox:
         total = 0
         slots = asyncio.Semaphore(concurrency)
 
-        async def send(row: OutboxMessage) -> None:
+        async def send(row: OutboxMessage, sent: list[OutboxMessage]) -> None:
             async with slots:
-                await self._send_claimed(row)
+                await self._send_claimed(row, sent)
 
         while total < limit:
             ids = await self._claim_batch(min(CLAIM_BATCH, limit - total))
             if not ids:
                 break
             rows = await OutboxMessage.filter(id__in=ids).order_by("id")
-            await asyncio.gather(*(send(row) for row in rows))
+            sent: list[OutboxMessage] = []
+            try:
+                await asyncio.gather(*(send(row, sent) for row in rows))
+            finally:
+                # If this process dies before this, the rows stay `sending` until their lease
+                # ends and are sent again with the same retry keys: LINE answers 409.
+                if sent:
+                    await OutboxMessage.bulk_update(sent, fields=list(SENT_FIELDS))
             total += len(ids)
         return total
 
