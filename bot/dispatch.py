@@ -16,10 +16,11 @@ from dataclasses import dataclass
 
 from linebot.v3.webhooks import Event
 
-from bot import inbox
+from bot import clock, inbox
 from bot.automation.actions import current_answer
 from bot.crm import friends
 from bot.crm.events import MessageReceived, PostbackReceived
+from bot.db.models import Tap
 from bot.handlers.context import EventContext
 from bot.inbox import InboxStatus
 from bot.services import Services
@@ -202,6 +203,7 @@ class EventDispatcher:
             await crm.bus.publish(MessageReceived(ctx.friend.id, "message", text=ctx.text))
             await crm.scores.on_activity(ctx.friend.id, "message")
         elif ctx.postback_data is not None:
+            await Tap.create(friend_id=ctx.friend.id, data=ctx.postback_data[:300], at=clock.now())
             params = ctx.raw.get("postback", {}).get("params") or {}
             await crm.bus.publish(
                 PostbackReceived(ctx.friend.id, "postback", data=ctx.postback_data, params=params)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot import clock
-from bot.automation.analytics import broadcast_stats
+from bot.automation.analytics import broadcast_stats, tap_stats
 from bot.db.models import FriendTag
 from bot.services import Services
 from tests.dsl import SandboxDriver, button_data, joined
@@ -37,6 +37,10 @@ async def test_two_members_a_week_apart_each_get_lesson_2_on_their_own_day(
         await early.tap(data, shown)
         assert await early.texts(1) == ["レッスン1の視聴を記録しました。"]
     assert await FriendTag.filter(friend_id=early_id, tag__name="レッスン1視聴").count() == 1
+    taps = {t.button: t for t in await tap_stats(services.scenario)}
+    watched = taps["steps.レッスンコース.steps[0].messages[0].template.actions[1]"]
+    assert (watched.label, watched.taps, watched.friends) == ("視聴しました", 3, 1)
+    assert taps["steps.レッスンコース.steps[1].messages[0].template.actions[1]"].taps == 0
 
     await sandbox.advance("6d19h")  # 2027-06-08 10:00: the early member's lesson 2
     assert titles(await early.received(1)) == ["レッスン2: 包丁の基本"]

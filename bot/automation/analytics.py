@@ -4,6 +4,7 @@ why); more measures (failures per message, taps, links, A/B) build on the same r
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.db.models import StepDelivery
 
@@ -73,3 +74,32 @@ async def broadcast_stats(name: str) -> BroadcastStats:
             key = str(error or "unknown")[:200]
             stats.failures[key] = stats.failures.get(key, 0) + int(count)
     return stats
+
+
+@dataclass
+class TapStats:
+    button: str
+    """Where the button is in the scenario, e.g. steps.レッスン.steps[0].messages[0]…"""
+    label: str | None
+    taps: int = 0
+    friends: int = 0
+
+
+async def tap_stats(scenario: Any) -> list[TapStats]:
+    """Taps per postback button of the scenario: all taps and distinct friends."""
+    from bot.db.models import Tap
+    from bot.scenario.references import dotted, walk
+    from bot.scenario.schema import PostbackAction
+
+    buttons: dict[str, TapStats] = {}
+    for loc, model in walk(scenario):
+        if isinstance(model, PostbackAction) and model.data and model.data not in buttons:
+            buttons[model.data] = TapStats(dotted(loc), model.label)
+    rows = await Tap.filter(data__in=list(buttons)).values_list("data", "friend_id")
+    seen: dict[str, set[int]] = {}
+    for data, friend_id in rows:
+        buttons[str(data)].taps += 1
+        seen.setdefault(str(data), set()).add(int(friend_id))
+    for data, friends in seen.items():
+        buttons[data].friends = len(friends)
+    return sorted(buttons.values(), key=lambda b: b.button)

@@ -294,3 +294,16 @@ class BroadcastRun(Model):
     class Meta:
         table = "broadcast_runs"
         unique_together = (("name", "occurrence"),)
+
+
+class Tap(Model):
+    """A friend tapped a postback button or quick reply (for per-message tap counts)."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    data = fields.CharField(max_length=300)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "taps"
+        indexes = (("data", "at"),)
