@@ -19,7 +19,6 @@ import os
 import platform
 import random
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -35,6 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from tortoise.connection import connections  # noqa: E402
 
+from bench.common import db_value, free_port, insert_many, percentile, wait_up  # noqa: E402
 from bot import clock  # noqa: E402
 from bot.automation.actions import ActionRunner  # noqa: E402
 from bot.automation.outbox import Outbox  # noqa: E402
@@ -82,35 +82,6 @@ SEGMENT = {
         {"points": {"gte": 500}},
     ]
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def db_value(model: type, field: str, value: object) -> object:
-    return model._meta.fields_map[field].to_db_value(value, model)  # type: ignore[attr-defined]
-
-
-async def insert_many(table: str, columns: list[str], rows: list[list[object]]) -> None:
-    conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
-    width = len(columns)
-    for start in range(0, len(rows), 2000 if postgres else 500):
-        chunk = rows[start : start + (2000 if postgres else 500)]
-        if postgres:
-            marks = ", ".join(
-                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-                for i in range(len(chunk))
-            )
-        else:
-            marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
-        values = [v for row in chunk for v in row]
-        await conn.execute_query(
-            f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}", values
-        )
 
 
 async def seed(count: int) -> list[str]:
@@ -179,11 +150,6 @@ async def seed(count: int) -> list[str]:
     return user_ids
 
 
-def p(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
 async def webhook_load(
     db_url: str, user_ids: list[str], rate: float, seconds: float
 ) -> dict[str, float]:
@@ -202,14 +168,7 @@ async def webhook_load(
     sent_at: dict[str, float] = {}
     try:
         async with aiohttp.ClientSession() as session:
-            for _ in range(300):
-                try:
-                    async with session.get(url + "/healthz") as resp:
-                        if resp.status == 200:
-                            break
-                except aiohttp.ClientError:
-                    pass
-                await asyncio.sleep(0.1)
+            await wait_up(session, url + "/healthz")
             targets = random.Random(3).sample(user_ids, int(rate * seconds))
             begin = time.time()
             tasks = []
@@ -272,11 +231,12 @@ async def main(args: argparse.Namespace) -> None:
     latencies = await chained_latencies(sent_at)
     crm = Crm(scenario)
     line = LineClient("unused", "http://127.0.0.1:9")
-    actions = ActionRunner(crm, Outbox(line))
-    StepRunner(scenario, actions)
+    outbox = Outbox(line)
+    actions = ActionRunner(crm, outbox)
+    StepRunner(scenario, actions, outbox)
     rules = RuleEngine(scenario, crm, actions)
     print(f"2. webhook tag → chained rule's tag: {len(latencies):,} events at {args.rate:.0f}/s, "
-          f"p50 {statistics.median(latencies):.0f} ms, p99 {p(latencies, 0.99):.0f} ms, "
+          f"p50 {statistics.median(latencies):.0f} ms, p99 {percentile(latencies, 0.99):.0f} ms, "
           f"max {max(latencies):.0f} ms")  # fmt: skip
 
     half = {"field": {"name": "来店回数", "lt": 20}}  # about half of everyone
@@ -290,18 +250,19 @@ async def main(args: argparse.Namespace) -> None:
 
     await rules.tick()  # the rule starts watching now
     tag = (await Tag.get(name="熟成")).id
+    ageing = min(10_000, args.friends)
     old = clock.now() - timedelta(days=1) + timedelta(seconds=30)
     await insert_many(
         "friend_tags",
         ["friend_id", "tag_id", "added_at", "source"],
-        [[fid, tag, db_value(FriendTag, "added_at", old), "bench"] for fid in range(1, 10_001)],
+        [[fid, tag, db_value(FriendTag, "added_at", old), "bench"] for fid in range(1, ageing + 1)],
     )
     clock.clock.advance(timedelta(minutes=1))
     t = time.perf_counter()
     await rules.tick()
     elapsed = time.perf_counter() - t
     done = await FriendTag.filter(tag__name="熟成済").count()
-    print(f"4. time-based rule pass, 10,000 tags turning 1 day old: {done:,} rule actions, "
+    print(f"4. time-based rule pass, {ageing:,} tags turning 1 day old: {done:,} rule actions, "
           f"{elapsed:.2f} s")  # fmt: skip
     await close_database(ctx)
 

@@ -19,7 +19,6 @@ import asyncio
 import os
 import platform
 import signal
-import socket
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 from tortoise.connection import connections  # noqa: E402
 
+from bench.common import db_value, free_port, insert_many, wait_up  # noqa: E402
 from bot import clock  # noqa: E402
 from bot.db.models import Friend, StepRun  # noqa: E402
 from bot.db.runtime import close_database, open_database  # noqa: E402
@@ -50,33 +50,6 @@ steps:
       - after: 0
         messages: ["{{ friend.display_name }}さん、本日のお知らせです"]
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def db_value(model: type, name: str, value: object) -> object:
-    return model._meta.fields_map[name].to_db_value(value, model)  # type: ignore[attr-defined]
-
-
-async def insert_many(table: str, columns: list[str], rows: list[list[object]]) -> None:
-    conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
-    width, size = len(columns), (2000 if postgres else 400)
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        if postgres:
-            marks = ", ".join(
-                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-                for i in range(len(chunk))
-            )
-        else:
-            marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}"
-        await conn.execute_query(sql, [v for row in chunk for v in row])
 
 
 class Rig:
@@ -99,7 +72,7 @@ class Rig:
             "--access-token", TOKEN, cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
-        await self.wait_up(session, self.line_url + "/sandbox/api/stats")
+        await wait_up(session, self.line_url + "/sandbox/api/stats")
 
     async def start_bots(self, session: aiohttp.ClientSession) -> None:
         for n in range(self.processes):
@@ -122,19 +95,7 @@ class Rig:
                     stderr=log,
                 )
             )
-            await self.wait_up(session, f"http://127.0.0.1:{port}/healthz")
-
-    @staticmethod
-    async def wait_up(session: aiohttp.ClientSession, url: str) -> None:
-        for _ in range(600):
-            try:
-                async with session.get(url) as resp:
-                    if resp.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-        raise RuntimeError(f"{url} did not come up")
+            await wait_up(session, f"http://127.0.0.1:{port}/healthz")
 
     async def stop_bots(self, sig: int = signal.SIGTERM) -> None:
         for bot in self.bots:

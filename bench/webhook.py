@@ -15,7 +15,6 @@ import json
 import os
 import platform
 import secrets
-import socket
 import statistics
 import sys
 import tempfile
@@ -28,29 +27,11 @@ from ulid import ULID
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import free_port, percentile, wait_up  # noqa: E402
 from bot.line.signature import sign  # noqa: E402
 
 SECRET = "bench-channel-secret"
 TOKEN = "bench-access-token"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def wait_up(session: aiohttp.ClientSession, url: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            async with session.get(url) as resp:
-                if resp.status < 500:
-                    return
-        except aiohttp.ClientError:
-            pass
-        await asyncio.sleep(0.1)
-    raise RuntimeError(f"{url} did not come up")
 
 
 def event_body(user_id: str, reply_token: str, text: str) -> bytes:
@@ -76,11 +57,6 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process (Linux /proc), to see who used the cores."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 async def main(args: argparse.Namespace) -> None:

@@ -41,7 +41,7 @@ async def test_block_marks_the_friend_and_cancels_what_was_waiting(
     await friend.follow()
     await friend.received(1)
     await sandbox.settle()
-    pending = await services.outbox.enqueue(
+    pending, _ = await services.outbox.enqueue(
         friend.user_id, [{"type": "text", "text": "later"}], source="test"
     )
     await OutboxMessage.filter(id=pending.id).update(

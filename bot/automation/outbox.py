@@ -65,30 +65,10 @@ class Outbox:
         reply_token: str | None = None,
         reply_expires_at: Any = None,
         dedupe_key: str | None = None,
-    ) -> OutboxMessage:
-        """Write a pending row for the retry pass to send (or find the one written before)."""
-        row, _ = await self._write(
-            user_id,
-            messages,
-            source=source,
-            reply_token=reply_token,
-            reply_expires_at=reply_expires_at,
-            dedupe_key=dedupe_key,
-        )
-        return row
-
-    async def _write(
-        self,
-        user_id: str,
-        messages: list[dict[str, Any]],
-        *,
-        source: str,
-        reply_token: str | None = None,
-        reply_expires_at: Any = None,
-        dedupe_key: str | None = None,
         claimed: bool = False,
     ) -> tuple[OutboxMessage, bool]:
-        """Write the row, or return the one an earlier attempt of the same work wrote.
+        """Write a pending row (the outbox's retry pass sends it), or return the one an
+        earlier attempt of the same work wrote; the flag says whether this call created it.
 
         With `claimed`, the row is born in `sending` for a caller that sends it right away
         (one query fewer on the hot path; the retry pass takes it over if this process dies).
@@ -128,7 +108,7 @@ class Outbox:
         dedupe_key: str | None = None,
     ) -> OutboxMessage:
         """Write the row and send it now. Work done before (same dedupe key) is not redone."""
-        row, created = await self._write(
+        row, created = await self.enqueue(
             user_id,
             messages,
             source=source,
