@@ -13,6 +13,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import clock, inbox
 from bot.appkeys import DB_CONTEXT, DISPATCHER, INBOX_WRITER, SERVICES, TICK_LOCK
+from bot.automation.links import REDIRECT_PATH
 from bot.config import Settings
 from bot.db import sqlite_wal
 from bot.db.runtime import close_database, database_alive, open_database
@@ -21,6 +22,7 @@ from bot.handlers.setup import build_router
 from bot.line.client import LineClient
 from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
+from bot.redirect import follow_link
 from bot.scenario import Scenario, load_scenario
 from bot.services import Services
 from bot.webhook import callback
@@ -173,6 +175,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     app.cleanup_ctx.extend([_database_ctx, _line_ctx, _dispatcher_ctx, _scheduler_ctx])
     app.router.add_post("/callback", callback)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get(REDIRECT_PATH + "{code}", follow_link)
     if settings.test_clock:
         app.router.add_post("/_test/clock", test_clock)
     if settings.sandbox:

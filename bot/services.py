@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.automation.actions import ActionRunner
 from bot.automation.broadcasts import Broadcaster
+from bot.automation.links import LinkTracker
 from bot.automation.outbox import Outbox
 from bot.automation.rules import RuleEngine
 from bot.automation.steps import StepRunner
@@ -26,6 +27,7 @@ class Services:
     router: Router
     line: LineClient
     outbox: Outbox = field(init=False)
+    links: LinkTracker = field(init=False)
     crm: Crm = field(init=False)
     actions: ActionRunner = field(init=False)
     steps: StepRunner = field(init=False)
@@ -35,7 +37,13 @@ class Services:
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
         self.crm = Crm(self.scenario)
-        self.actions = ActionRunner(self.crm, self.outbox)
+        self.links = LinkTracker(
+            self.scenario.delivery.track_links,
+            self.settings.base_url,
+            self.settings.channel_secret,
+            self.crm.bus,
+        )
+        self.actions = ActionRunner(self.crm, self.outbox, self.links)
         self.steps = StepRunner(self.scenario, self.actions, self.outbox)
         self.rules = RuleEngine(self.scenario, self.crm, self.actions)
-        self.broadcasts = Broadcaster(self.scenario, self.crm, self.outbox)
+        self.broadcasts = Broadcaster(self.scenario, self.crm, self.outbox, self.links)

@@ -131,8 +131,9 @@ async def scenario_app(
     http: aiohttp.ClientSession,
 ) -> AsyncIterator[tuple[SandboxDriver, Services]]:
     """A server running the test module's scenario: SCENARIO names an example file,
-    or SCENARIO_TEXT holds the YAML itself."""
-    text = getattr(request.module, "SCENARIO_TEXT", None)
+    or SCENARIO_TEXT holds the YAML itself; a test may pass its own YAML instead
+    (`@pytest.mark.parametrize("scenario_app", [YAML], indirect=True)`)."""
+    text = getattr(request, "param", None) or getattr(request.module, "SCENARIO_TEXT", None)
     if text is not None:
         scenario = tmp_path / "scenario.yaml"
         scenario.write_text(text, encoding="utf-8")

@@ -136,3 +136,16 @@ def test_button_tokens_are_stable_and_distinct() -> None:
     again = parse_scenario(text, "a.yaml").welcome[0].template.actions  # type: ignore[union-attr]
     assert first[0].data == again[0].data and first[0].data.startswith("sb:")
     assert first[0].data != first[1].data
+
+
+def test_a_link_rule_needs_per_friend_link_tracking() -> None:
+    rule = """rules:
+  - name: メニューを見た
+    when: [{link_clicked: {prefix: "https://example.com/"}}]
+    do: [{add_tag: A}]
+"""
+    assert problems(rule) == [
+        "shop.yaml: rules[0].when[0].link_clicked: a tap is only known to be the friend's with "
+        "`delivery: {track_links: friend}` (found track_links: off)"
+    ]
+    parse_scenario(BASE + "delivery: {track_links: friend}\n" + rule, "shop.yaml")

@@ -9,8 +9,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from bot import clock
+from bot.automation.links import LinkTracker
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, Outbox
+from bot.automation.personalize import mentions_fields, template_context
 from bot.crm.admins import admin_user_ids
 from bot.crm.fields import FieldValueError
 from bot.crm.points import PointsRefused
@@ -63,9 +64,11 @@ class ActionResult:
 
 
 class ActionRunner:
-    def __init__(self, crm: Crm, outbox: Outbox) -> None:
+    def __init__(self, crm: Crm, outbox: Outbox, links: LinkTracker | None = None) -> None:
         self.crm = crm
         self.outbox = outbox
+        self.links = links
+        """Rewrites web links for tap counting (none: links go out as written)."""
         self.steps: StepRunner | None = None
 
     async def send(
@@ -79,7 +82,8 @@ class ActionRunner:
         friend = await Friend.get_or_none(id=friend_id)
         if friend is None or friend.blocked:
             return
-        rendered = render_messages(messages, self._context(friend))
+        rendered = render_messages(messages, await self.context_for(friend, messages))
+        rendered = await self.track(rendered, source, friend.id)
         for n, start in enumerate(range(0, len(rendered), MAX_MESSAGES_PER_REQUEST)):
             chunk = rendered[start : start + MAX_MESSAGES_PER_REQUEST]
             await self.outbox.send(
@@ -95,7 +99,7 @@ class ActionRunner:
         """Push a notice about this friend to every admin (never as a reply to the friend)."""
         friend = await Friend.get_or_none(id=friend_id)
         message = TextMessage(type="text", text=text)
-        rendered = render_messages([message], self._context(friend))
+        rendered = render_messages([message], await self.context_for(friend, [message]))
         if not rendered:
             return
         for admin_user in await admin_user_ids():
@@ -106,16 +110,20 @@ class ActionRunner:
                 dedupe_key=f"{dedupe}:{admin_user}" if dedupe else None,
             )
 
-    def _context(self, friend: Friend | None) -> dict[str, Any]:
-        return {
-            "friend": {
-                "id": friend.id if friend else None,
-                "display_name": friend.display_name if friend else "",
-                "line_user_id": friend.line_user_id if friend else None,
-                "language": friend.language if friend else None,
-            },
-            "now": clock.now().astimezone(self.crm.scenario.zone),
-        }
+    async def track(
+        self, rendered: list[dict[str, Any]], source: str, friend_id: int | None
+    ) -> list[dict[str, Any]]:
+        """Web links through the tap-counting redirect, when the scenario asks for it."""
+        if self.links is None:
+            return rendered
+        return await self.links.rewrite(rendered, source, friend_id)
+
+    async def context_for(self, friend: Friend | None, messages: Sequence[Any]) -> dict[str, Any]:
+        """Template names for one friend (fields loaded only if the messages use them)."""
+        fields = None
+        if friend is not None and mentions_fields(messages):
+            fields = await self.crm.fields.get_all(friend.id)
+        return template_context(friend, self.crm.scenario.zone, fields=fields)
 
     async def run(
         self,

@@ -103,3 +103,31 @@ async def tap_stats(scenario: Any) -> list[TapStats]:
     for data, friends in seen.items():
         buttons[data].friends = len(friends)
     return sorted(buttons.values(), key=lambda b: b.button)
+
+
+@dataclass
+class LinkStats:
+    url: str
+    source: str
+    """Where it was sent: step:<name>:<step>, broadcast:<name>, or the reply's source."""
+    clicks: int = 0
+    friends: int = 0
+    """Distinct friends who tapped (only known with `track_links: friend`)."""
+
+
+async def link_stats(source_prefix: str = "") -> list[LinkStats]:
+    """Taps per tracked link, all taps and distinct friends, optionally for one source
+    (e.g. "broadcast:セール")."""
+    from bot.db.models import LinkClick, TrackedLink
+
+    links = await TrackedLink.filter(source__startswith=source_prefix).order_by("source", "id")
+    by_id = {link.id: LinkStats(link.url, link.source) for link in links}
+    rows = await LinkClick.filter(link_id__in=list(by_id)).values_list("link_id", "friend_id")
+    seen: dict[int, set[int]] = {}
+    for link_id, friend_id in rows:
+        by_id[int(link_id)].clicks += 1
+        if friend_id is not None:
+            seen.setdefault(int(link_id), set()).add(int(friend_id))
+    for link_id, friends in seen.items():
+        by_id[link_id].friends = len(friends)
+    return list(by_id.values())

@@ -16,7 +16,9 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import clock
+from bot.automation.links import LinkTracker
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
+from bot.automation.personalize import contexts_for
 from bot.clock import parse_duration
 from bot.crm.service import Crm
 from bot.db.models import BroadcastRun, Friend, RuleCursor
@@ -34,10 +36,13 @@ FRIEND_CHUNK = 5000
 
 
 class Broadcaster:
-    def __init__(self, scenario: Scenario, crm: Crm, outbox: Outbox) -> None:
+    def __init__(
+        self, scenario: Scenario, crm: Crm, outbox: Outbox, links: LinkTracker | None = None
+    ) -> None:
         self.scenario = scenario
         self.crm = crm
         self.outbox = outbox
+        self.links = links
         self.max_delay = parse_duration(scenario.delivery.max_delay)
 
     def _occurrence_at(self, broadcast: Broadcast) -> datetime:
@@ -111,8 +116,15 @@ class Broadcaster:
         groups: dict[str, list[str]] = defaultdict(list)
         for start in range(0, len(ids), FRIEND_CHUNK):
             chunk = ids[start : start + FRIEND_CHUNK]
-            for friend in await Friend.filter(id__in=chunk).order_by("id"):
-                rendered = render_messages(broadcast.messages, self._context(friend))
+            friends = await Friend.filter(id__in=chunk).order_by("id")
+            contexts = await contexts_for(
+                friends, broadcast.messages, self.scenario.zone, self.crm.fields
+            )
+            for friend in friends:
+                rendered = render_messages(broadcast.messages, contexts[friend.id])
+                if self.links is not None:
+                    source = f"broadcast:{run.name}"
+                    rendered = await self.links.rewrite(rendered, source, friend.id)
                 key = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
                 groups[key].append(friend.line_user_id)
         rows: list[dict[str, Any]] = []
@@ -134,17 +146,6 @@ class Broadcaster:
             await self.outbox.enqueue_many(rows, source=f"broadcast:{run.name}"[:32])
             await BroadcastRun.filter(id=run.id).update(status=QUEUED, recipients=len(ids))
         log.info("broadcast %r queued for %s friends in %s requests", run.name, len(ids), len(rows))
-
-    def _context(self, friend: Friend) -> dict[str, Any]:
-        return {
-            "friend": {
-                "id": friend.id,
-                "display_name": friend.display_name,
-                "line_user_id": friend.line_user_id,
-                "language": friend.language,
-            },
-            "now": clock.now().astimezone(self.scenario.zone),
-        }
 
     async def _resume_interrupted(self) -> None:
         """A process that died while preparing left no rows (one transaction): redo it."""

@@ -31,7 +31,9 @@ from bot.scenario.rules import (
     STATE_TRIGGERS,
     FieldChangedTrigger,
     FormSubmittedTrigger,
+    LinkClickedTrigger,
     MessageTrigger,
+    PostbackMatch,
     PostbackTrigger,
     Rule,
     ScheduleTrigger,
@@ -59,8 +61,15 @@ _EVENT_KIND: dict[type[ev.DomainEvent], str] = {
     ev.MessageReceived: "message",
     ev.PostbackReceived: "postback",
     ev.FormSubmitted: "form_submitted",
+    ev.LinkClicked: "link_clicked",
     ev.SurveyCompleted: "survey_completed",
 }
+
+
+def _matches(spec: PostbackMatch, value: str) -> bool:
+    if spec.equals is not None:
+        return value == spec.equals
+    return spec.prefix is None or value.startswith(spec.prefix)
 
 
 def _trigger_matches(trigger: Any, event: ev.DomainEvent) -> bool:
@@ -76,10 +85,9 @@ def _trigger_matches(trigger: Any, event: ev.DomainEvent) -> bool:
     if isinstance(trigger, MessageTrigger) and isinstance(event, ev.MessageReceived):
         return trigger.message.matches(event.text)
     if isinstance(trigger, PostbackTrigger) and isinstance(event, ev.PostbackReceived):
-        spec = trigger.postback
-        if spec.equals is not None:
-            return event.data == spec.equals
-        return spec.prefix is None or event.data.startswith(spec.prefix)
+        return _matches(trigger.postback, event.data)
+    if isinstance(trigger, LinkClickedTrigger) and isinstance(event, ev.LinkClicked):
+        return _matches(trigger.link_clicked, event.url)
     if isinstance(trigger, FormSubmittedTrigger) and isinstance(event, ev.FormSubmitted):
         return event.form == trigger.form_submitted
     if isinstance(trigger, SurveyCompletedTrigger) and isinstance(event, ev.SurveyCompleted):

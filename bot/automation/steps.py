@@ -25,6 +25,7 @@ from tortoise.transactions import in_transaction
 from bot import clock
 from bot.automation.actions import ActionRunner, current_answer
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
+from bot.automation.personalize import contexts_for
 from bot.clock import parse_duration
 from bot.crm.events import DomainEvent, FieldChanged
 from bot.db.models import Friend, StepDelivery, StepRun, StepScenarioState
@@ -290,28 +291,26 @@ class StepRunner:
                 else:
                     plan.messages, plan.actions = step.messages, step.do
 
-    def _context(self, friend: Friend) -> dict[str, Any]:
-        return {
-            "friend": {
-                "id": friend.id,
-                "display_name": friend.display_name,
-                "line_user_id": friend.line_user_id,
-                "language": friend.language,
-            },
-            "now": clock.now().astimezone(self.zone),
-        }
-
     async def _commit(self, plans: list[_Plan], friends: dict[int, Friend], now: datetime) -> None:
         """Delivery records, outbox rows and advanced runs: all or nothing."""
         groups: dict[str, list[_Plan]] = defaultdict(list)
         answering = current_answer.get()
+        distinct = {id(p.messages): p.messages for p in plans if p.messages}
+        contexts = await contexts_for(
+            friends.values(),
+            [m for messages in distinct.values() for m in messages or ()],
+            self.zone,
+            self.actions.crm.fields,
+        )
         for plan in plans:
             if plan.status != "sent" or not plan.messages:
                 continue
             friend = friends[plan.run.friend_id]
             if answering is not None and answering.answering_friend_id == friend.id:
                 continue  # answered by reply in _after
-            rendered = render_messages(plan.messages, self._context(friend))
+            rendered = render_messages(plan.messages, contexts[friend.id])
+            source = f"step:{plan.run.scenario}:{plan.index}"
+            rendered = await self.actions.track(rendered, source, friend.id)
             groups[json.dumps(rendered, ensure_ascii=False, sort_keys=True)].append(plan)
         rows: list[dict[str, Any]] = []
         for rendered_json, members in groups.items():

@@ -80,6 +80,13 @@ class FormSubmitted(DomainEvent):
 
 
 @dataclass(frozen=True)
+class LinkClicked(DomainEvent):
+    url: str = ""
+    message: str = ""
+    """Where the link was sent (e.g. step:レッスン:2, broadcast:セール)."""
+
+
+@dataclass(frozen=True)
 class SurveyCompleted(DomainEvent):
     survey: str = ""
 

@@ -150,6 +150,17 @@ class FieldService:
                 out[row.name] = from_row(decl, row)
         return out
 
+    async def get_many(self, friend_ids: list[int]) -> dict[int, dict[str, Any]]:
+        """Every declared field of many friends in one query (for rendering a batch)."""
+        out: dict[int, dict[str, Any]] = {friend_id: {} for friend_id in friend_ids}
+        if not friend_ids:
+            return out
+        for row in await FriendField.filter(friend_id__in=friend_ids):
+            decl = self.declarations.get(row.name)
+            if decl is not None:
+                out[row.friend_id][row.name] = from_row(decl, row)
+        return out
+
     async def get(self, friend_id: int, name: str) -> Any:
         decl = self.declaration(name)
         row = await FriendField.get_or_none(friend_id=friend_id, name=name)

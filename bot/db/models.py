@@ -112,6 +112,7 @@ class PointEntry(Model):
     once_key = fields.CharField(max_length=191, null=True)
     created_at = fields.DatetimeField()
     expires_at: datetime | None = fields.DatetimeField(null=True)
+    expiry_notified_at: datetime | None = fields.DatetimeField(null=True)
 
     class Meta:
         table = "point_entries"
@@ -289,6 +290,7 @@ class BroadcastRun(Model):
     status = fields.CharField(max_length=16)
     reason = fields.CharField(max_length=100, null=True)
     recipients = fields.IntField(default=0)
+    variant = fields.CharField(max_length=100, null=True)
     created_at = fields.DatetimeField()
 
     class Meta:
@@ -307,3 +309,48 @@ class Tap(Model):
     class Meta:
         table = "taps"
         indexes = (("data", "at"),)
+
+
+class TrackedLink(Model):
+    """A URL sent in messages through our redirect (/l/...), so taps on it are counted.
+
+    One row per URL and source (a step, a broadcast and its variant, replies)."""
+
+    id = fields.IntField(primary_key=True)
+    url = fields.CharField(max_length=1000)
+    source = fields.CharField(max_length=150)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "tracked_links"
+        unique_together = (("source", "url"),)
+
+
+class LinkClick(Model):
+    """A tap on a tracked link, by a known friend or (message-level links) by someone."""
+
+    id = fields.BigIntField(primary_key=True)
+    link_id = fields.IntField()
+    friend_id = fields.IntField(null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "link_clicks"
+        indexes = (("link_id", "friend_id"),)
+
+
+class VariantAssignment(Model):
+    """Which variant of an A/B test a friend received, and when (first delivery).
+
+    Unique per test and friend: a friend keeps their variant."""
+
+    id = fields.BigIntField(primary_key=True)
+    experiment = fields.CharField(max_length=150)
+    friend_id = fields.IntField()
+    variant = fields.CharField(max_length=100)
+    delivered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "variant_assignments"
+        unique_together = (("experiment", "friend_id"),)
+        indexes = (("experiment", "variant"),)

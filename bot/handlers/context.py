@@ -15,6 +15,7 @@ from linebot.v3.webhooks import (
 
 from bot import clock
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_FRESH
+from bot.automation.personalize import mentions_fields, template_context
 from bot.db.models import Friend
 from bot.scenario import render_messages
 from bot.services import Services
@@ -63,21 +64,21 @@ class EventContext:
     def event_time(self) -> datetime:
         return datetime.fromtimestamp(int(self.raw.get("timestamp", 0)) / 1000, UTC)
 
-    def template_context(self) -> dict[str, Any]:
+    async def template_context(self, messages: list[Any]) -> dict[str, Any]:
+        """Template names for the friend being answered (a first-time user may not be
+        stored yet: their user id is still known)."""
         friend = self.friend
-        return {
-            "friend": {
-                "id": friend.id if friend else None,
-                "display_name": friend.display_name if friend else "",
-                "line_user_id": friend.line_user_id if friend else self.user_id,
-                "language": friend.language if friend else None,
-            },
-            "now": clock.now().astimezone(self.services.scenario.zone),
-        }
+        fields = None
+        if friend is not None and mentions_fields(messages):
+            fields = await self.services.crm.fields.get_all(friend.id)
+        zone = self.services.scenario.zone
+        return template_context(friend, zone, line_user_id=self.user_id, fields=fields)
 
     async def send_scenario_messages(self, messages: list[Any], source: str) -> None:
         """Render scenario message templates for this friend and answer with them."""
-        await self.answer(render_messages(messages, self.template_context()), source)
+        rendered = render_messages(messages, await self.template_context(messages))
+        friend_id = self.friend.id if self.friend is not None else None
+        await self.answer(await self.services.actions.track(rendered, source, friend_id), source)
 
     async def answer(self, messages: list[dict[str, Any]], source: str) -> None:
         """Send to the friend: by reply while the event's token is fresh, otherwise by push.

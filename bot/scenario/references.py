@@ -13,6 +13,7 @@ from .actions import AddScore, AddTag, RemoveTag, SetField, StartSteps, StopStep
 from .document import Scenario
 from .rules import (
     FieldChangedTrigger,
+    LinkClickedTrigger,
     ScoreChangedTrigger,
     TagAddedTrigger,
     TagAgeTrigger,
@@ -103,6 +104,14 @@ def check_references(scenario: Scenario) -> list[tuple[str, str]]:
             key = "start_steps" if isinstance(model, StartSteps) else "stop_steps"
             if name not in scenario.steps:
                 problems.append((f"{path}.{key}", _known("step scenario", name, scenario.steps)))
+        elif isinstance(model, LinkClickedTrigger) and scenario.delivery.track_links != "friend":
+            problems.append(
+                (
+                    f"{path}.link_clicked",
+                    "a tap is only known to be the friend's with `delivery: {track_links: "
+                    f"friend}}` (found track_links: {scenario.delivery.track_links})",
+                )
+            )
         elif (
             isinstance(model, PostbackAction)
             and model.do is None

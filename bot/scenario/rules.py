@@ -83,6 +83,13 @@ class PostbackTrigger(_Model):
     postback: Annotated[PostbackMatch, BeforeValidator(_postback_shorthand)]
 
 
+class LinkClickedTrigger(_Model):
+    """When the friend taps a tracked link to this URL (or any URL with this prefix).
+    Needs `delivery.track_links: friend`, so the tap is known to be theirs."""
+
+    link_clicked: Annotated[PostbackMatch, BeforeValidator(_postback_shorthand)]
+
+
 class FormSubmittedTrigger(_Model):
     """When the friend submits the named LIFF form."""
 
@@ -141,6 +148,7 @@ _TRIGGERS: dict[str, type[_Model]] = {
     "field_changed": FieldChangedTrigger,
     "message": MessageTrigger,
     "postback": PostbackTrigger,
+    "link_clicked": LinkClickedTrigger,
     "form_submitted": FormSubmittedTrigger,
     "survey_completed": SurveyCompletedTrigger,
     "schedule": ScheduleTrigger,
@@ -188,6 +196,7 @@ Trigger = Annotated[
     | Annotated[FieldChangedTrigger, Tag("trigger:field_changed")]
     | Annotated[MessageTrigger, Tag("trigger:message")]
     | Annotated[PostbackTrigger, Tag("trigger:postback")]
+    | Annotated[LinkClickedTrigger, Tag("trigger:link_clicked")]
     | Annotated[FormSubmittedTrigger, Tag("trigger:form_submitted")]
     | Annotated[SurveyCompletedTrigger, Tag("trigger:survey_completed")]
     | Annotated[ScheduleTrigger, Tag("trigger:schedule")]

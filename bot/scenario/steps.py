@@ -149,12 +149,23 @@ class QuietHours(_Model):
     to: ClockTime
 
 
+def _yaml_off(value: object) -> object:
+    """YAML reads a bare `off` as false."""
+    return "off" if value is False else value
+
+
 class DeliverySettings(_Model):
     """How scheduled deliveries behave."""
 
     quiet_hours: QuietHours | None = None
     max_delay: Duration = "24h"
     """A delivery more overdue than this (after downtime) is skipped and recorded, not sent."""
+    track_links: Annotated[
+        Literal["off", "message", "friend"], BeforeValidator(_yaml_off, json_schema_input_type=str)
+    ] = "off"
+    """Count taps on `uri` actions through our redirect: `friend` knows who tapped (each
+    friend gets their own link, so those messages go as pushes, not multicasts), `message`
+    only counts taps (multicasts stay), `off` sends the URLs as written."""
 
 
 def step_due(anchor: datetime, step: Step, zone: ZoneInfo, *, reminder: bool = False) -> datetime:
