@@ -48,6 +48,7 @@ async def _tick(app: web.Application) -> None:
     await sqlite_wal.checkpoint(services.settings.database_url)
     await services.outbox.retry_due()
     await services.crm.points.expire_due()
+    await services.expiry_notices.tick()
     await services.crm.scores.decay()
     await services.steps.run_due()
     await services.rules.tick()

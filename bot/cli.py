@@ -203,6 +203,32 @@ def _condition_or_exit(text: str) -> Any:
     raise SystemExit(2)
 
 
+def _write_output(data: bytes, output: str | None) -> None:
+    """To the named file (saying so on stderr), or to stdout for `-` or nothing."""
+    if output and output != "-":
+        Path(output).write_bytes(data)
+        print(f"書き出しました: {output}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+
+
+def cmd_stats(args: argparse.Namespace) -> int:
+    """Print what the database recorded about deliveries, taps, links and A/B tests."""
+    from bot.automation.report import as_csv, as_text, delivery_report
+
+    settings = _settings()
+    scenario = _load_scenario_or_exit(settings)
+
+    async def work(crm: Crm) -> bytes:
+        rows = await delivery_report(crm.scenario)
+        return as_csv(rows) if args.csv else as_text(rows).encode("utf-8")
+
+    data = asyncio.run(_with_crm(settings, scenario, work))
+    _write_output(data, args.output)
+    return 0
+
+
 def cmd_export(args: argparse.Namespace) -> int:
     """Write all friends, or a segment's, as CSV (UTF-8 with BOM, CRLF) for Excel."""
     from bot.crm.csv_io import export_friends
@@ -231,12 +257,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     except SegmentError as exc:
         print(f"stepbot: {exc}", file=sys.stderr)
         return 2
-    if args.output and args.output != "-":
-        Path(args.output).write_bytes(data)
-        print(f"書き出しました: {args.output}", file=sys.stderr)
-    else:
-        sys.stdout.buffer.write(data)
-        sys.stdout.buffer.flush()
+    _write_output(data, args.output)
     return 0
 
 
@@ -336,6 +357,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--where", help="only friends matching this condition (YAML or JSON)")
     exporter.add_argument("-o", "--output", help="write to this file (default: stdout)")
     exporter.set_defaults(func=cmd_export)
+    stats = sub.add_parser("stats", help="delivery statistics: steps, broadcasts, taps, links, A/B")
+    stats.add_argument("--csv", action="store_true", help="CSV (UTF-8 with BOM) for Excel")
+    stats.add_argument("-o", "--output", help="write to this file (default: stdout)")
+    stats.set_defaults(func=cmd_stats)
     sandbox = sub.add_parser("sandbox", help="run only the LINE Platform stand-in")
     sandbox.add_argument("--host", default="127.0.0.1")
     sandbox.add_argument("--port", type=int, default=8090)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.automation.actions import ActionRunner
 from bot.automation.broadcasts import Broadcaster
+from bot.automation.expiry_notices import ExpiryNotices
 from bot.automation.links import LinkTracker
 from bot.automation.outbox import Outbox
 from bot.automation.rules import RuleEngine
@@ -33,6 +34,7 @@ class Services:
     steps: StepRunner = field(init=False)
     rules: RuleEngine = field(init=False)
     broadcasts: Broadcaster = field(init=False)
+    expiry_notices: ExpiryNotices = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
@@ -47,3 +49,4 @@ class Services:
         self.steps = StepRunner(self.scenario, self.actions, self.outbox)
         self.rules = RuleEngine(self.scenario, self.crm, self.actions)
         self.broadcasts = Broadcaster(self.scenario, self.crm, self.outbox, self.links)
+        self.expiry_notices = ExpiryNotices(self.scenario, self.crm, self.outbox)

@@ -149,3 +149,29 @@ def test_a_link_rule_needs_per_friend_link_tracking() -> None:
         "`delivery: {track_links: friend}` (found track_links: off)"
     ]
     parse_scenario(BASE + "delivery: {track_links: friend}\n" + rule, "shop.yaml")
+
+
+def test_ab_tests_are_checked_when_the_file_loads() -> None:
+    found = problems(
+        """broadcasts:
+  両方:
+    at: "2027-04-01 12:00"
+    messages: [こんにちは]
+    variants: [{name: A, messages: [a]}, {name: B, messages: [b]}]
+  毎月:
+    cron: "0 10 1 * *"
+    variants: [{name: A, messages: [a]}, {name: A, messages: [b]}]
+    ab_test: {test_share: 20%}
+  購入:
+    at: "2027-04-01 12:00"
+    variants: [{name: A, messages: [a]}, {name: B, messages: [b]}]
+    ab_test: {conversion: {tag: 購入者}, test_share: 120%}
+"""
+    )
+    assert found == [
+        "shop.yaml: broadcasts.両方: give exactly one of: messages, variants",
+        "shop.yaml: broadcasts.毎月: test_share (winner to the rest) is for a broadcast sent "
+        "once (at), not cron",
+        "shop.yaml: broadcasts.購入.ab_test.test_share: must be a share of the audience above 0 "
+        'and below 100%, such as "20%" or 0.2',
+    ]

@@ -1,15 +1,17 @@
 """Filling placeholders in scenario messages, as LINE will receive them."""
 
 import textwrap
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from linebot.v3.messaging import Message as SdkMessage
 
 from bot.scenario import (
     Scenario,
+    ScenarioError,
     check_templates,
     load_scenario,
     parse_scenario,
@@ -307,3 +309,106 @@ def test_bundled_example_renders_to_messages_line_accepts() -> None:
     for _loc, message in scenario.iter_messages():
         for data in render_messages([message], context()):
             assert SdkMessage.from_dict(data).to_dict() == data
+
+
+def template_problems(text: str) -> list[str]:
+    with pytest.raises(ScenarioError) as caught:
+        parse(text)
+    return [str(issue) for issue in caught.value.issues]
+
+
+def test_placeholders_are_checked_in_every_message_of_the_file() -> None:
+    assert template_problems(
+        """
+        version: 1
+        tags: [会員]
+        fields:
+          体験日: {type: date}
+        points:
+          expires_after: 365d
+          expiry_notice:
+            before: 7d
+            messages: ["{{ expiring.points }}ポイント {{ expirng.date }}"]
+        rules:
+          - name: 入会
+            when: [{tag_added: 会員}]
+            do:
+              - send: ["{{ frend.display_name }}さん"]
+              - notify_admins: "{{ friend.id }} {{ user }}"
+        steps:
+          案内:
+            steps:
+              - after: 0
+                messages: ["ようこそ", "{{ friend.display_name }}さん {{ frend.id }}"]
+              - after: 1d
+                branches:
+                  - {if: {tag: 会員}, messages: ["{{ member }}"]}
+                messages: [ふつう]
+        reminders:
+          体験:
+            field: 体験日
+            steps:
+              - {before: 1d, messages: ["{{ tomorrow }}"]}
+        broadcasts:
+          月初:
+            cron: "0 10 1 * *"
+            messages:
+              - type: template
+                altText: "{{ friend.points }}pt"
+                template:
+                  type: buttons
+                  text: "{{ now.month }}月 {{ mnth }}"
+                  actions:
+                    - type: postback
+                      label: 受け取る
+                      do:
+                        - send: ["{{ expiring.points }}"]
+        """
+    ) == [
+        "scenario.yaml: points.expiry_notice.messages[0].text: unknown placeholder 'expirng' "
+        "(expected friend, now or expiring)",
+        "scenario.yaml: rules[0].do[0].send[0].text: unknown placeholder 'frend' "
+        "(expected friend or now)",
+        "scenario.yaml: rules[0].do[1].notify_admins: unknown placeholder 'user' "
+        "(expected friend or now)",
+        "scenario.yaml: steps.案内.steps[0].messages[1].text: unknown placeholder 'frend' "
+        "(expected friend or now)",
+        "scenario.yaml: steps.案内.steps[1].branches[0].messages[0].text: unknown placeholder "
+        "'member' (expected friend or now)",
+        "scenario.yaml: reminders.体験.steps[0].messages[0].text: unknown placeholder "
+        "'tomorrow' (expected friend or now)",
+        "scenario.yaml: broadcasts.月初.messages[0].template.text: unknown placeholder 'mnth' "
+        "(expected friend or now)",
+        # a button's own messages are sent when it is tapped: no `expiring` there
+        "scenario.yaml: broadcasts.月初.messages[0].template.actions[0].do[0].send[0].text: "
+        "unknown placeholder 'expiring' (expected friend or now)",
+    ]
+
+
+def test_expiring_is_only_known_in_the_expiry_notice() -> None:
+    scenario = parse(
+        """
+        version: 1
+        points:
+          expires_after: 365d
+          expiry_notice:
+            before: 7d
+            at: "09:30"
+            messages:
+              - "{{ expiring.points }}ポイントが{{ expiring.date.month }}月{{ expiring.date.day }}日\\
+                〜{{ expiring.last_date.day }}日に失効します(残高 {{ friend.points }})"
+        """
+    )
+    assert check_templates(scenario, "scenario.yaml") == []
+    notice = scenario.points.expiry_notice
+    assert notice is not None
+    expiring = {"points": 120, "date": date(2028, 1, 20), "last_date": date(2028, 1, 21)}
+    assert render_messages(notice.messages, {**context(points=150), "expiring": expiring}) == [
+        {"type": "text", "text": "120ポイントが1月20日〜21日に失効します(残高 150)"}
+    ]
+    assert template_problems(
+        """
+        version: 1
+        welcome: ["{{ expiring.points }}"]
+        """
+    ) == ["scenario.yaml: welcome[0].text: unknown placeholder 'expiring' (expected friend or now)"]

@@ -1,11 +1,15 @@
-"""Delivery statistics kept in the database: per step, how many were sent and skipped (and
-why); more measures (failures per message, taps, links, A/B) build on the same records."""
+"""Delivery statistics kept in the database: per step (sent, skipped and why), per
+broadcast (delivered, failed and why), taps per button, taps per tracked link, and A/B
+results per variant."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.automation.broadcasts import experiment_key
+from bot.automation.experiments import AbResult, ab_results
+from bot.automation.steps import step_experiment
 from bot.db.models import StepDelivery
 
 
@@ -88,8 +92,8 @@ class TapStats:
 async def tap_stats(scenario: Any) -> list[TapStats]:
     """Taps per postback button of the scenario: all taps and distinct friends."""
     from bot.db.models import Tap
-    from bot.scenario.references import dotted, walk
     from bot.scenario.schema import PostbackAction
+    from bot.scenario.walk import dotted, walk
 
     buttons: dict[str, TapStats] = {}
     for loc, model in walk(scenario):
@@ -131,3 +135,19 @@ async def link_stats(source_prefix: str = "") -> list[LinkStats]:
     for link_id, friends in seen.items():
         by_id[link_id].friends = len(friends)
     return list(by_id.values())
+
+
+async def broadcast_ab_results(scenario: Any, name: str) -> AbResult:
+    """The A/B results of a broadcast with variants (see bot.automation.experiments)."""
+    broadcast = scenario.broadcasts[name]
+    if not broadcast.variants:
+        raise ValueError(f"broadcast {name!r} has no variants")
+    return await ab_results(experiment_key(name), broadcast.variants, broadcast.ab_test)
+
+
+async def step_ab_results(scenario: Any, name: str, index: int) -> AbResult:
+    """The A/B results of one step (numbered from 0) with variants."""
+    step = scenario.steps[name].steps[index]
+    if not step.variants:
+        raise ValueError(f"step {index} of {name!r} has no variants")
+    return await ab_results(step_experiment(name, index), step.variants, step.ab_test)

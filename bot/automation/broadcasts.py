@@ -16,12 +16,14 @@ from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
 from bot import clock
+from bot.automation import experiments
+from bot.automation.experiments import AbResult, ab_results, in_test_group, link_source, variant_for
 from bot.automation.links import LinkTracker
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
 from bot.automation.personalize import contexts_for
 from bot.clock import parse_duration
 from bot.crm.service import Crm
-from bot.db.models import BroadcastRun, Friend, RuleCursor
+from bot.db.models import BroadcastRun, Friend, RuleCursor, VariantAssignment
 from bot.scenario import Scenario, render_messages
 from bot.scenario.broadcasts import Broadcast
 from bot.scenario.segment import AllOf, Not, validate_condition
@@ -33,6 +35,24 @@ QUEUED = "queued"
 SKIPPED = "skipped"
 PREPARE_LEASE = timedelta(minutes=2)
 FRIEND_CHUNK = 5000
+
+
+WINNER_SUFFIX = "#winner"
+
+
+def base_name(run_name: str) -> str:
+    """The broadcast a run belongs to (the winner send of an A/B test carries a suffix)."""
+    return run_name.removesuffix(WINNER_SUFFIX)
+
+
+def experiment_key(name: str) -> str:
+    return f"broadcast:{name}"
+
+
+def _verdict(result: AbResult) -> str:
+    if result.p_value is None:
+        return "no difference to test"
+    return f"p={result.p_value:.3f}" + (" significant" if result.significant else "")
 
 
 class Broadcaster:
@@ -63,6 +83,8 @@ class Broadcaster:
                 scheduled = await self._cron_due(name, broadcast.cron, now)
                 if scheduled is not None:
                     await self.run(name, broadcast, scheduled)
+            if broadcast.ab_test is not None and broadcast.ab_test.test_share is not None:
+                await self._send_winners(name, broadcast, now)
         await self._resume_interrupted()
 
     async def _cron_due(self, name: str, cron: str, now: datetime) -> datetime | None:
@@ -103,6 +125,33 @@ class Broadcaster:
         await self.outbox.drain()
         return run
 
+    async def _send_winners(self, name: str, broadcast: Broadcast, now: datetime) -> None:
+        """Once a test send is `decide_after` old, the best variant goes to the rest."""
+        assert broadcast.ab_test is not None and broadcast.variants is not None
+        wait = parse_duration(broadcast.ab_test.decide_after)
+        tests = await BroadcastRun.filter(
+            name=name, status=QUEUED, occurrence__lte=now - wait
+        ).values_list("occurrence", flat=True)
+        for occurrence in tests:
+            if await BroadcastRun.exists(name=name + WINNER_SUFFIX, occurrence=occurrence):
+                continue
+            result = await ab_results(experiment_key(name), broadcast.variants, broadcast.ab_test)
+            winner = result.leader or broadcast.variants[0].name
+            try:
+                run = await BroadcastRun.create(
+                    name=name + WINNER_SUFFIX,
+                    occurrence=occurrence,
+                    status=PREPARING,
+                    variant=winner,
+                    reason=_verdict(result),
+                    created_at=now,
+                )
+            except IntegrityError:
+                continue  # another process decided it
+            log.info("broadcast %r: variant %s wins (%s)", name, winner, run.reason)
+            await self._prepare(run, broadcast)
+            await self.outbox.drain()
+
     def _audience(self, broadcast: Broadcast) -> Any:
         parts: list[Any] = [validate_condition({"blocked": False})]
         if broadcast.to is not None:
@@ -111,22 +160,54 @@ class Broadcaster:
             parts.append(Not.model_validate({"not": broadcast.exclude}))
         return AllOf(all=parts)
 
-    async def _prepare(self, run: BroadcastRun, broadcast: Broadcast) -> None:
+    async def _recipients(
+        self, run: BroadcastRun, broadcast: Broadcast
+    ) -> dict[int, tuple[str | None, list[Any]]]:
+        """Who gets which messages: friend id → (variant name, messages)."""
         ids = await self.crm.segments.friend_ids(self._audience(broadcast))
+        experiment = experiment_key(base_name(run.name))
+        variants = broadcast.variants
+        if variants is None:
+            return {fid: (None, list(broadcast.messages or ())) for fid in ids}
+        if run.variant is not None:  # the winner, to everyone who was not in the test
+            tested = set(
+                await VariantAssignment.filter(experiment=experiment).values_list(
+                    "friend_id", flat=True
+                )
+            )
+            winner = next(v for v in variants if v.name == run.variant)
+            return {fid: (None, list(winner.messages)) for fid in ids if fid not in tested}
+        share = broadcast.ab_test.test_share if broadcast.ab_test else None
+        chosen: dict[int, tuple[str | None, list[Any]]] = {}
+        for fid in ids:
+            if share is None or in_test_group(experiment, fid, share):
+                variant = variant_for(experiment, fid, variants)
+                chosen[fid] = (variant.name, list(variant.messages))
+        return chosen
+
+    async def _prepare(self, run: BroadcastRun, broadcast: Broadcast) -> None:
+        name = base_name(run.name)
+        experiment = experiment_key(name)
+        recipients = await self._recipients(run, broadcast)
+        ids = sorted(recipients)
         groups: dict[str, list[str]] = defaultdict(list)
+        every_message = [m for v in broadcast.variants or () for m in v.messages]
+        every_message += broadcast.messages or []
         for start in range(0, len(ids), FRIEND_CHUNK):
             chunk = ids[start : start + FRIEND_CHUNK]
             friends = await Friend.filter(id__in=chunk).order_by("id")
             contexts = await contexts_for(
-                friends, broadcast.messages, self.scenario.zone, self.crm.fields
+                friends, every_message, self.scenario.zone, self.crm.fields
             )
             for friend in friends:
-                rendered = render_messages(broadcast.messages, contexts[friend.id])
+                variant, messages = recipients[friend.id]
+                rendered = render_messages(messages, contexts[friend.id])
                 if self.links is not None:
-                    source = f"broadcast:{run.name}"
+                    source = link_source(experiment, variant)
                     rendered = await self.links.rewrite(rendered, source, friend.id)
                 key = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
                 groups[key].append(friend.line_user_id)
+        assignments = {fid: v for fid, (v, _) in recipients.items() if v is not None}
         rows: list[dict[str, Any]] = []
         for number, (rendered_json, users) in enumerate(groups.items()):
             rendered = json.loads(rendered_json)
@@ -138,12 +219,14 @@ class Broadcaster:
                                  "dedupe_key": f"bc:{run.id}:{number}:0:{n}"})  # fmt: skip
                 continue
             for batch, start in enumerate(range(0, len(users), MAX_MULTICAST)):
-                recipients = users[start : start + MAX_MULTICAST]
+                batch_users = users[start : start + MAX_MULTICAST]
                 for n, part in enumerate(parts):
-                    rows.append({"recipients": recipients, "messages": part,
+                    rows.append({"recipients": batch_users, "messages": part,
                                  "dedupe_key": f"bc:{run.id}:{number}:{batch}:{n}"})  # fmt: skip
         async with in_transaction():
-            await self.outbox.enqueue_many(rows, source=f"broadcast:{run.name}"[:32])
+            await self.outbox.enqueue_many(rows, source=f"broadcast:{name}"[:32])
+            if assignments:
+                await experiments.record(experiment, assignments, clock.now())
             await BroadcastRun.filter(id=run.id).update(status=QUEUED, recipients=len(ids))
         log.info("broadcast %r queued for %s friends in %s requests", run.name, len(ids), len(rows))
 
@@ -153,7 +236,7 @@ class Broadcaster:
             status=PREPARING, created_at__lt=clock.now() - PREPARE_LEASE
         )
         for run in stale:
-            broadcast = self.scenario.broadcasts.get(run.name)
+            broadcast = self.scenario.broadcasts.get(base_name(run.name))
             if broadcast is None:
                 await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason="removed")
                 continue

@@ -23,7 +23,9 @@ from tortoise.connection import connections
 from tortoise.transactions import in_transaction
 
 from bot import clock
+from bot.automation import experiments
 from bot.automation.actions import ActionRunner, current_answer
+from bot.automation.experiments import link_source, variant_for
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
 from bot.automation.personalize import contexts_for
 from bot.clock import parse_duration
@@ -58,8 +60,14 @@ class _Plan:
     status: str = "sent"
     reason: str | None = None
     branch: str | None = None
+    variant: str | None = None
     messages: list[Any] | None = None
     actions: list[Any] | None = None
+
+
+def step_experiment(scenario: str, index: int) -> str:
+    """The A/B test of one step (steps are numbered from 0, as in statistics)."""
+    return f"step:{scenario}:{index}"
 
 
 class StepRunner:
@@ -288,6 +296,13 @@ class StepRunner:
                     plan.branch = branch.name or f"branch{(step.branches or []).index(branch)}"
                     plan.messages = branch.messages
                     plan.actions = [*(branch.do or []), *(step.do or [])]
+                elif step.variants:
+                    variant = variant_for(step_experiment(key, index), fid, step.variants)
+                    plan.messages, plan.variant, plan.actions = (
+                        variant.messages,
+                        variant.name,
+                        step.do,
+                    )
                 else:
                     plan.messages, plan.actions = step.messages, step.do
 
@@ -309,7 +324,8 @@ class StepRunner:
             if answering is not None and answering.answering_friend_id == friend.id:
                 continue  # answered by reply in _after
             rendered = render_messages(plan.messages, contexts[friend.id])
-            source = f"step:{plan.run.scenario}:{plan.index}"
+            experiment = step_experiment(plan.run.scenario, plan.index)
+            source = link_source(experiment, plan.variant)
             rendered = await self.actions.track(rendered, source, friend.id)
             groups[json.dumps(rendered, ensure_ascii=False, sort_keys=True)].append(plan)
         rows: list[dict[str, Any]] = []
@@ -326,9 +342,16 @@ class StepRunner:
         for plan in plans:
             step, status, due = self._next(plan, stop=plan.reason in ("stopped", "blocked"))
             updates[(step, status, due)].append(plan.run.id)
+        tested: dict[str, dict[int, str]] = defaultdict(dict)
+        for plan in plans:
+            if plan.status == "sent" and plan.variant is not None:
+                experiment = step_experiment(plan.run.scenario, plan.index)
+                tested[experiment][plan.run.friend_id] = plan.variant
         async with in_transaction():
             await StepDelivery.bulk_create(records)
             await self.outbox.enqueue_many(rows, source="step")
+            for experiment, chosen in tested.items():
+                await experiments.record(experiment, chosen, now)
             for (step, status, due), run_ids in updates.items():
                 finished_at = now if status != RUNNING else None
                 await StepRun.filter(id__in=run_ids).update(

@@ -8,16 +8,35 @@ award idempotent per friend (unique in the database, so two fast taps cannot bot
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 from tortoise.backends.base.client import BaseDBAsyncClient
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F
+from tortoise.queryset import QuerySet
 from tortoise.transactions import in_transaction
 
 from bot import clock
 from bot.crm.events import EventBus, PointsChanged
 from bot.db.models import Friend, PointEntry
+
+
+def expiry_notice_threshold(
+    now: datetime, *, before_days: int, at: time, zone: ZoneInfo
+) -> datetime:
+    """Earnings expiring before this moment (UTC) are due for their expiry notice `now`.
+
+    A notice belongs at `at` on the local day `before_days` ahead of the expiry day. Once
+    today's `at` has passed, that covers expiry days up to today + `before_days`; before it,
+    up to the day before. Earlier expiry days whose notice time passed unseen (downtime) are
+    due too. One moment keeps the query a plain comparison in SQL.
+    """
+    local = now.astimezone(zone)
+    days = before_days + (1 if local.time() >= at else 0)
+    midnight = datetime.combine(local.date() + timedelta(days=days), time(0), tzinfo=zone)
+    # UTC: SQLite compares stored times as text, so one offset for every row.
+    return midnight.astimezone(UTC)
 
 
 class PointsRefused(ValueError):
@@ -189,3 +208,45 @@ class PointService:
                 )
             )
         return len(due)
+
+    @staticmethod
+    def _notice_due(now: datetime, threshold: datetime) -> QuerySet[PointEntry]:
+        """Earnings with points left whose expiry notice is due and not given yet."""
+        return PointEntry.filter(
+            kind="earn",
+            remaining__gt=0,
+            expiry_notified_at__isnull=True,
+            # UTC: SQLite compares stored times as text, so one offset for every row.
+            expires_at__gt=now.astimezone(UTC),
+            expires_at__lt=threshold.astimezone(UTC),
+        )
+
+    async def friends_with_notice_due(
+        self, now: datetime, threshold: datetime, *, limit: int
+    ) -> list[int]:
+        """Up to `limit` friends (lowest ids first) with earnings due for an expiry notice."""
+        rows = (
+            await self._notice_due(now, threshold)
+            .distinct()
+            .order_by("friend_id")
+            .limit(limit)
+            .values("friend_id")
+        )
+        return [int(row["friend_id"]) for row in rows]
+
+    async def lock_notice_due(
+        self, friend_ids: list[int], now: datetime, threshold: datetime
+    ) -> list[PointEntry]:
+        """These friends' earnings due for an expiry notice, locked until the transaction
+        ends (call inside one): another process waits, then finds them marked."""
+        return (
+            await self._notice_due(now, threshold)
+            .filter(friend_id__in=friend_ids)
+            .select_for_update()
+            .order_by("id")
+        )
+
+    async def mark_notified(self, entry_ids: list[int], now: datetime) -> None:
+        """Remember that these earnings' expiry was told, so it never is again."""
+        if entry_ids:
+            await PointEntry.filter(id__in=entry_ids).update(expiry_notified_at=now)

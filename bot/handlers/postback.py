@@ -9,8 +9,8 @@ from bot.handlers.context import EventContext
 from bot.handlers.router import PostbackData, Router
 from bot.scenario import Scenario
 from bot.scenario.actions import ACTION_TOKEN_PREFIX
-from bot.scenario.references import walk
 from bot.scenario.schema import PostbackAction
+from bot.scenario.walk import walk
 
 log = logging.getLogger(__name__)
 

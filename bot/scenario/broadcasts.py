@@ -11,6 +11,7 @@ from pydantic_core import PydanticCustomError
 
 from .schema import MessageList, _Model
 from .segment import Condition
+from .variants import AbTest, Variants, check_variant_names
 
 
 def _local_time(value: object) -> object:
@@ -41,7 +42,11 @@ class Broadcast(_Model):
     """Once, at this time (the scenario's time zone unless an offset is given)."""
     cron: str | None = None
     """Repeatedly, e.g. "0 10 1 * *" for 10:00 on the 1st of every month."""
-    messages: MessageList
+    messages: MessageList | None = None
+    variants: Variants | None = None
+    """An A/B test: versions of the messages, each friend getting one (instead of messages)."""
+    ab_test: AbTest | None = None
+    """How the variants are judged, and optionally the winner sent to the rest."""
 
     @field_validator("cron")
     @classmethod
@@ -60,6 +65,18 @@ class Broadcast(_Model):
     def _when(self) -> Broadcast:
         if (self.at is None) == (self.cron is None):
             raise PydanticCustomError("broadcast_when", "give exactly one of: at, cron")
+        if (self.messages is None) == (self.variants is None):
+            raise PydanticCustomError(
+                "broadcast_content", "give exactly one of: messages, variants"
+            )
+        if self.ab_test is not None and self.variants is None:
+            raise PydanticCustomError("ab_test", "ab_test needs variants to compare")
+        if self.ab_test and self.ab_test.test_share and self.cron:
+            raise PydanticCustomError(
+                "ab_test",
+                "test_share (winner to the rest) is for a broadcast sent once (at), not cron",
+            )
+        check_variant_names(self.variants)
         return self
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-from typing import Annotated, Any, Literal
+from datetime import time, timedelta
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, model_validator
 from pydantic_core import PydanticCustomError
@@ -11,7 +11,13 @@ from pydantic_core import PydanticCustomError
 from bot.clock import parse_duration
 
 from .actions import TagName, TagNames
-from .schema import _Model
+from .errors import describe_found
+from .schema import MessageList, _Model
+
+if TYPE_CHECKING:
+    # steps.py (and what it imports) needs `Duration` from here, so step times cannot be
+    # imported at run time: document.py completes `ExpiryNotice` with them.
+    from .steps import ClockTime
 
 
 def _duration(value: object) -> object:
@@ -24,6 +30,30 @@ def _duration(value: object) -> object:
 
 
 Duration = Annotated[str, BeforeValidator(_duration)]
+
+
+def _whole_days(value: object) -> object:
+    """A notice goes out on a calendar day, so its distance from the expiry day is whole days."""
+    if not isinstance(value, str):
+        raise PydanticCustomError(
+            "whole_days",
+            "must be a number of days such as 7d (found {found})",
+            {"found": describe_found(value)},
+        )
+    try:
+        length = parse_duration(value)
+    except ValueError:
+        length = None
+    if length is None or length < timedelta(days=1) or length % timedelta(days=1):
+        raise PydanticCustomError(
+            "whole_days",
+            "must be a whole number of days such as 7d (found '{value}')",
+            {"value": value},
+        )
+    return value
+
+
+WholeDays = Annotated[str, BeforeValidator(_whole_days)]
 
 
 class TagDeclaration(_Model):
@@ -87,6 +117,30 @@ class FieldDeclaration(_Model):
         return self
 
 
+class ExpiryNotice(_Model):
+    """Tell friends ahead of time that points are about to expire: once per earning, and
+    earnings of a friend expiring around the same time in one message."""
+
+    before: WholeDays
+    """How many days before the day the points expire, e.g. 7d (whole days)."""
+    at: ClockTime = "10:00"
+    """Local time of day the notice goes out (the scenario's time zone)."""
+    messages: MessageList
+    """1 to 5 messages; besides friend and now they may use expiring.points (how many points
+    expire), expiring.date (the first day they expire) and expiring.last_date."""
+
+    @property
+    def days(self) -> int:
+        """`before` in days (validated to be whole days)."""
+        return parse_duration(self.before).days
+
+    @property
+    def time_of_day(self) -> time:
+        from .steps import parse_clock
+
+        return parse_clock(self.at)
+
+
 class PointsSettings(_Model):
     """How points behave."""
 
@@ -96,10 +150,34 @@ class PointsSettings(_Model):
     """Whether removing points may take the balance below zero."""
     unit: str = "ポイント"
     """What points are called in messages."""
+    expiry_notice: ExpiryNotice | None = None
+    """Tell friends before their points expire, e.g. {before: 7d, at: "10:00", messages: [...]}
+    (needs expires_after)."""
 
     @property
     def lifetime(self) -> timedelta | None:
         return parse_duration(self.expires_after) if self.expires_after else None
+
+    @model_validator(mode="after")
+    def _notice_needs_expiry(self) -> PointsSettings:
+        notice = self.expiry_notice
+        if notice is None:
+            return self
+        lifetime = self.lifetime
+        if lifetime is None:
+            raise PydanticCustomError(
+                "expiry_notice",
+                "needs points.expires_after (e.g. expires_after: 365d): "
+                "without it points never expire",
+                {"at": ("expiry_notice",)},
+            )
+        if timedelta(days=notice.days) >= lifetime:
+            raise PydanticCustomError(
+                "expiry_notice",
+                "must be shorter than expires_after ({expires_after})",
+                {"expires_after": self.expires_after, "at": ("expiry_notice", "before")},
+            )
+        return self
 
 
 ScoreEvent = Literal[

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterator
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from .actions import NotifyAdmins
 from .broadcasts import Broadcast
 from .crm import (
+    ExpiryNotice,
     FieldDeclaration,
     PointsSettings,
     ScoreDeclaration,
@@ -20,7 +23,17 @@ from .crm import (
 from .rules import Rule
 from .schema import MAX_MESSAGES, AnyMessage, AutoReply, Message, MessageList, _Model
 from .segment import Condition
-from .steps import DeliverySettings, Reminder, StepScenario
+from .steps import ClockTime, DeliverySettings, Reminder, StepScenario
+from .walk import Loc, walk
+
+# crm.py cannot import steps.py at run time (steps.py imports crm.py): the points settings
+# get the steps' local time of day here, where both are loaded.
+ExpiryNotice.model_rebuild(_types_namespace={"ClockTime": ClockTime})
+PointsSettings.model_rebuild(force=True)
+
+
+#: The message classes (AnyMessage's members), to recognise a message wherever it sits.
+_MESSAGE_CLASSES: tuple[type[BaseModel], ...] = typing.get_args(AnyMessage)
 
 
 class Scenario(_Model):
@@ -94,12 +107,21 @@ class Scenario(_Model):
     def rule(self, name: str) -> Rule | None:
         return next((r for r in self.rules if r.name == name), None)
 
-    def iter_messages(self) -> Iterator[tuple[tuple[str | int, ...], AnyMessage]]:
-        """Every message with its location in the file, e.g. ('auto_replies', 2, 'messages', 0)."""
-        for index, message in enumerate(self.welcome):
-            yield ("welcome", index), message
-        for index, reply in enumerate(self.auto_replies):
-            for number, message in enumerate(reply.messages):
-                yield ("auto_replies", index, "messages", number), message
-        for index, message in enumerate(self.default_reply or ()):
-            yield ("default_reply", index), message
+    def iter_messages(self) -> Iterator[tuple[Loc, AnyMessage]]:
+        """Every message in the scenario with its location, e.g. ('steps', 'A', 'steps', 0,
+        'messages', 0): welcome, auto-replies, the default reply, the points-expiry notice,
+        rules' `send` actions (and `already` of once-only points), steps and their branches,
+        reminders, broadcasts, and messages sent by buttons' `do` inside any of these.
+
+        Found by walking the whole document, so a key added later cannot be missed by the
+        load-time checks."""
+        for loc, model in walk(self, ()):
+            if isinstance(model, _MESSAGE_CLASSES):
+                yield loc, typing.cast(AnyMessage, model)
+
+    def iter_admin_notices(self) -> Iterator[tuple[Loc, str]]:
+        """Every `notify_admins` text (a template too) with its location, ending in
+        'notify_admins'."""
+        for loc, model in walk(self, ()):
+            if isinstance(model, NotifyAdmins):
+                yield (*loc, "notify_admins"), model.notify_admins

@@ -4,7 +4,6 @@ circle. Problems come back as (path, message) like every other load error."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -20,29 +19,8 @@ from .rules import (
     TagRemovedTrigger,
 )
 from .schema import PostbackAction
-
-Loc = tuple[str | int, ...]
-
-
-def walk(value: Any, loc: Loc = ()) -> Iterator[tuple[Loc, Any]]:
-    """Every model inside `value` with its path (field aliases, such as `if`, as written)."""
-    if isinstance(value, BaseModel):
-        yield loc, value
-        for name, info in type(value).model_fields.items():
-            yield from walk(getattr(value, name), (*loc, info.alias or name))
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from walk(item, (*loc, index))
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            yield from walk(item, (*loc, key))
-
-
-def dotted(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out
+from .variants import Conversion
+from .walk import dotted, walk
 
 
 def _known(kind: str, name: str, known: Any) -> str:
@@ -104,6 +82,8 @@ def check_references(scenario: Scenario) -> list[tuple[str, str]]:
             key = "start_steps" if isinstance(model, StartSteps) else "stop_steps"
             if name not in scenario.steps:
                 problems.append((f"{path}.{key}", _known("step scenario", name, scenario.steps)))
+        elif isinstance(model, Conversion) and model.tag not in tags:
+            problems.append((f"{path}.tag", _known("tag", model.tag, tags)))
         elif isinstance(model, LinkClickedTrigger) and scenario.delivery.track_links != "friend":
             problems.append(
                 (

@@ -40,6 +40,12 @@ log = logging.getLogger(__name__)
 #: The names a template may use; render callers provide these.
 TEMPLATE_NAMES = ("friend", "now")
 
+#: Names only some messages may use, by where the messages sit: their senders provide them.
+#: A message directly in such a list gets them, not one sent later by a button inside it.
+EXTRA_TEMPLATE_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {
+    ("points", "expiry_notice", "messages"): ("expiring",),
+}
+
 #: Keys whose values are LINE's vocabulary, never text for people; they are not rendered.
 _LITERAL_KEYS = frozenset({"type"})
 
@@ -256,7 +262,15 @@ def render_messages(
 # --- load-time checks --------------------------------------------------------------------
 
 
-def _template_problems(source: str) -> list[str]:
+def template_names_at(loc: tuple[str | int, ...]) -> tuple[str, ...]:
+    """The names a message at `loc` (as `Scenario.iter_messages` gives it) may use."""
+    for where, extra in EXTRA_TEMPLATE_NAMES.items():
+        if len(loc) == len(where) + 1 and loc[: len(where)] == where:
+            return (*TEMPLATE_NAMES, *extra)
+    return TEMPLATE_NAMES
+
+
+def _template_problems(source: str, allowed: tuple[str, ...] = TEMPLATE_NAMES) -> list[str]:
     """Why `source` would not render as intended: syntax errors and unknown names."""
     try:
         _compile(source)
@@ -265,11 +279,11 @@ def _template_problems(source: str) -> list[str]:
         where = f" (line {exc.lineno} of the text)" if "\n" in source.rstrip("\n") else ""
         reason = (exc.message or str(exc)).rstrip(".")
         return [f"template error: {reason[:1].lower()}{reason[1:]}{where}"]
-    expected = " or ".join(TEMPLATE_NAMES)
+    expected = ", ".join(allowed[:-1]) + f" or {allowed[-1]}"
     return [
         f"unknown placeholder '{name}' (expected {expected})"
         for name in sorted(names)
-        if name not in TEMPLATE_NAMES
+        if name not in allowed
     ]
 
 
@@ -285,20 +299,31 @@ def _walk(value: Any, loc: tuple[str | int, ...]) -> Iterable[tuple[tuple[str | 
                 yield from _walk(item, (*loc, key))
 
 
-def _issues_in(value: Any, loc: tuple[str | int, ...], filename: str) -> list[ScenarioIssue]:
+def _issues_in(
+    value: Any,
+    loc: tuple[str | int, ...],
+    filename: str,
+    allowed: tuple[str, ...] = TEMPLATE_NAMES,
+) -> list[ScenarioIssue]:
     issues: list[ScenarioIssue] = []
     for where, source in _walk(value, loc):
         if _is_template(source):
             path = format_path(where)
-            issues.extend(ScenarioIssue(filename, path, msg) for msg in _template_problems(source))
+            problems = _template_problems(source, allowed)
+            issues.extend(ScenarioIssue(filename, path, msg) for msg in problems)
     return issues
 
 
 def check_templates(scenario: "Scenario", filename: str = "scenario") -> list[ScenarioIssue]:
-    """Every placeholder problem in the scenario's messages, so none surfaces at send time."""
+    """Every placeholder problem in the scenario's messages (wherever they are: replies,
+    steps, reminders, broadcasts, actions, buttons' actions) and admin notices, so none
+    surfaces at send time."""
     issues: list[ScenarioIssue] = []
     for loc, message in scenario.iter_messages():
-        issues.extend(_issues_in(message.model_dump(mode="json", exclude_none=True), loc, filename))
+        data = message.model_dump(mode="json", exclude_none=True)
+        issues.extend(_issues_in(data, loc, filename, template_names_at(loc)))
+    for loc, text in scenario.iter_admin_notices():
+        issues.extend(_issues_in(text, loc, filename))
     return issues
 
 

@@ -23,6 +23,7 @@ from .crm import Duration
 from .rules import Trigger
 from .schema import MessageList, _Model
 from .segment import Condition
+from .variants import AbTest, Variants, check_variant_names
 
 _CLOCK = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
@@ -76,15 +77,29 @@ class Step(_Model):
     branches: list[Branch] | None = None
     """Other messages for friends matching a branch; `messages` is for everyone else."""
     messages: MessageList | None = None
+    variants: Variants | None = None
+    """An A/B test: versions of the messages, each friend getting one (instead of messages;
+    friends in a branch get the branch's messages and are not part of the test)."""
+    ab_test: AbTest | None = None
+    """How the variants are judged (a conversion tag, or taps)."""
     do: ActionList | None = None
     """Actions when the step is delivered, whichever branch (e.g. add_tag: レッスン2配信済)."""
 
     @model_validator(mode="after")
     def _has_content(self) -> Step:
-        if not (self.messages or self.branches or self.do):
+        if not (self.messages or self.variants or self.branches or self.do):
             raise PydanticCustomError(
-                "step_content", "a step needs messages, branches or do (actions)"
+                "step_content", "a step needs messages, variants, branches or do (actions)"
             )
+        if self.messages and self.variants:
+            raise PydanticCustomError("step_content", "give messages or variants, not both")
+        if self.ab_test is not None and self.variants is None:
+            raise PydanticCustomError("ab_test", "ab_test needs variants to compare")
+        if self.ab_test is not None and self.ab_test.test_share is not None:
+            raise PydanticCustomError(
+                "ab_test", "test_share is for broadcasts: a step's variants go to everyone"
+            )
+        check_variant_names(self.variants)
         given = [k for k in ("after", "before") if getattr(self, k) is not None]
         if self.on_day:
             given.append("on_day")
