@@ -7,7 +7,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from bot import clock
-from bot.db.models import OutboxMessage, StepDelivery
+from bot.automation.analytics import step_stats
+from bot.db.models import Friend, OutboxMessage, StepDelivery
 from bot.services import Services
 from tests.dsl import SandboxDriver, joined
 
@@ -125,3 +126,24 @@ async def test_downtime_catches_up_and_too_late_is_skipped_and_recorded(
     await late.nothing_more()
     record = await StepDelivery.get(friend_id=lid)
     assert (record.status, record.reason) == ("skipped", "too old")
+
+
+async def test_a_recipient_line_refuses_fails_alone_and_is_counted_for_its_step(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    clock.clock.set(datetime.fromisoformat("2027-06-01T12:00:00+09:00"))
+    member, fid = await joined(sandbox, "会員さん")
+    # a friend imported from elsewhere whose user id LINE does not know
+    stranger = await Friend.create(
+        line_user_id="U" + "0" * 32, display_name="移行データ", created_at=clock.now(),
+        updated_at=clock.now(),
+    )  # fmt: skip
+    for friend_id in (fid, stranger.id):
+        await services.crm.tags.add(friend_id, "会員", source="admin")
+    await sandbox.advance("1d")
+    assert await member.texts(1) == ["会員のみなさまへのご案内です"]
+    [stats] = await step_stats("会員案内")
+    assert (stats.sent, stats.failed) == (2, 1)
+    [(reason, count)] = stats.failures.items()
+    assert count == 1 and "Invalid user ID" in reason

@@ -9,20 +9,35 @@ from typing import Any
 
 from bot.automation.broadcasts import experiment_key
 from bot.automation.experiments import AbResult, ab_results
-from bot.automation.steps import step_experiment
-from bot.db.models import StepDelivery
+from bot.automation.steps import step_experiment, step_source
+from bot.db.models import OutboxMessage, StepDelivery
 
 
 @dataclass
 class StepStats:
     step: int
     sent: int = 0
+    """Handed to LINE (queued and sent); `failed` of them LINE refused for good."""
     skipped: dict[str, int] = field(default_factory=dict)
     branches: dict[str, int] = field(default_factory=dict)
+    failed: int = 0
+    failures: dict[str, int] = field(default_factory=dict)
 
     @property
     def due(self) -> int:
         return self.sent + sum(self.skipped.values())
+
+
+async def _failures(source: str) -> tuple[int, dict[str, int]]:
+    """Recipients LINE refused for good among the outbox rows of `source`, and why."""
+    failed, reasons = 0, dict[str, int]()
+    for count, error in await OutboxMessage.filter(source=source, status="failed").values_list(
+        "recipient_count", "error"
+    ):
+        failed += int(count)
+        key = str(error or "unknown")[:200]
+        reasons[key] = reasons.get(key, 0) + int(count)
+    return failed, reasons
 
 
 async def step_stats(scenario: str) -> list[StepStats]:
@@ -40,6 +55,8 @@ async def step_stats(scenario: str) -> list[StepStats]:
         else:
             key = str(reason or status)
             entry.skipped[key] = entry.skipped.get(key, 0) + 1
+    for entry in stats.values():
+        entry.failed, entry.failures = await _failures(step_source(scenario, entry.step))
     return [stats[k] for k in sorted(stats)]
 
 
@@ -56,7 +73,7 @@ class BroadcastStats:
 
 async def broadcast_stats(name: str) -> BroadcastStats:
     """Occurrences, recipients, and how many recipients LINE took or refused (with why)."""
-    from bot.db.models import BroadcastRun, OutboxMessage
+    from bot.db.models import BroadcastRun
 
     stats = BroadcastStats(name)
     for status, reason, recipients in await BroadcastRun.filter(name=name).values_list(
@@ -67,7 +84,7 @@ async def broadcast_stats(name: str) -> BroadcastStats:
         if status == "skipped":
             key = str(reason or status)
             stats.skipped[key] = stats.skipped.get(key, 0) + 1
-    source = f"broadcast:{name}"[:32]
+    source = f"broadcast:{name}"
     for status, count, error in await OutboxMessage.filter(source=source).values_list(
         "status", "recipient_count", "error"
     ):

@@ -224,7 +224,7 @@ class Broadcaster:
                     rows.append({"recipients": batch_users, "messages": part,
                                  "dedupe_key": f"bc:{run.id}:{number}:{batch}:{n}"})  # fmt: skip
         async with in_transaction():
-            await self.outbox.enqueue_many(rows, source=f"broadcast:{name}"[:32])
+            await self.outbox.enqueue_many(rows, source=f"broadcast:{name}")
             if assignments:
                 await experiments.record(experiment, assignments, clock.now())
             await BroadcastRun.filter(id=run.id).update(status=QUEUED, recipients=len(ids))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import uuid
 from datetime import datetime, timedelta
 from typing import Any
@@ -22,7 +23,7 @@ from tortoise.expressions import F
 
 from bot import clock
 from bot.db.models import OutboxMessage
-from bot.line.client import LineApiError, LineClient
+from bot.line.client import LineApiError, LineClient, SendResult
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,7 @@ MAX_MESSAGES_PER_REQUEST = 5
 MAX_MULTICAST = 500
 SENT_FIELDS = ("status", "kind", "http_status", "line_request_id", "sent_at", "error")
 CLAIM_BATCH = 500
+MAX_SOURCE = 150  # OutboxMessage.source
 DRAIN_CONCURRENCY = 32
 
 
@@ -50,6 +52,23 @@ def _backoff(attempts: int, retry_after: float | None) -> timedelta:
     if retry_after is not None:
         seconds = max(seconds, retry_after)
     return timedelta(seconds=seconds)
+
+
+_RECIPIENT_PROPERTY = re.compile(r"^to\[(\d+)\]$")
+
+
+def _refused_recipients(exc: LineApiError, recipients: list[str]) -> set[str]:
+    """The recipients a 400 names (`"property": "to[3]"`), if it names any."""
+    if exc.status != 400:
+        return set()
+    bad: set[str] = set()
+    for detail in exc.details:
+        if not isinstance(detail, dict):
+            continue
+        match = _RECIPIENT_PROPERTY.match(str(detail.get("property", "")))
+        if match and int(match.group(1)) < len(recipients):
+            bad.add(recipients[int(match.group(1))])
+    return bad
 
 
 class Outbox:
@@ -87,7 +106,7 @@ class Outbox:
                 retry_key=uuid.uuid4(),
                 status=Status.SENDING if claimed else Status.PENDING,
                 attempts=1 if claimed else 0,
-                source=source,
+                source=source[:MAX_SOURCE],
                 created_at=now,
                 next_attempt_at=now + STALE_SENDING if claimed else now,
             )
@@ -150,9 +169,7 @@ class Outbox:
         )
         try:
             if row.kind == "multicast":
-                result = await self.line.multicast(
-                    json.loads(row.recipients or "[]"), messages, str(row.retry_key)
-                )
+                result = await self._multicast(row, messages)
             elif reply_ok:
                 try:
                     result = await self.line.reply(str(row.reply_token), messages)
@@ -177,6 +194,39 @@ class Outbox:
             sent.append(row)  # the caller records a whole batch in one statement
         else:
             await row.save(update_fields=list(SENT_FIELDS))
+
+    async def _multicast(self, row: OutboxMessage, messages: list[dict[str, Any]]) -> SendResult:
+        """LINE refuses a whole multicast for one malformed user id: set those recipients
+        apart as failed (with LINE's reason) and send to the others."""
+        recipients: list[str] = json.loads(row.recipients or "[]")
+        while True:
+            try:
+                return await self.line.multicast(recipients, messages, str(row.retry_key))
+            except LineApiError as exc:
+                bad = _refused_recipients(exc, recipients)
+                if not bad or len(bad) == len(recipients):
+                    raise
+                recipients = [user for user in recipients if user not in bad]
+                await OutboxMessage.create(
+                    dedupe_key=f"{row.dedupe_key or row.id}:refused:{len(recipients)}"[:191],
+                    user_id="multicast",
+                    kind="multicast",
+                    recipients=json.dumps(sorted(bad)),
+                    recipient_count=len(bad),
+                    messages=row.messages,
+                    retry_key=uuid.uuid4(),
+                    status=Status.FAILED,
+                    source=row.source,
+                    attempts=row.attempts,
+                    http_status=exc.status,
+                    line_request_id=exc.request_id,
+                    error=exc.describe(),
+                    created_at=clock.now(),
+                )
+                row.recipients, row.recipient_count = json.dumps(recipients), len(recipients)
+                await row.save(update_fields=["recipients", "recipient_count"])
+                log.warning("LINE refused %s recipient(s) of outbox #%s: %s", len(bad), row.id,
+                            exc.describe())  # fmt: skip
 
     async def _failed(self, row: OutboxMessage, exc: LineApiError) -> None:
         row.http_status = exc.status
@@ -230,7 +280,8 @@ class Outbox:
 
         Each dict has `messages` and either `user_id` or `recipients` (a multicast of up to
         500), and a `dedupe_key`: rows written before (the same work after a crash) are kept
-        as they are, so nothing is queued twice.
+        as they are, so nothing is queued twice. A row's own `source` (e.g. the step it
+        delivers, for per-step failure counts) overrides the batch's.
         """
         now = clock.now()
         models = []
@@ -246,7 +297,7 @@ class Outbox:
                     messages=json.dumps(row["messages"], ensure_ascii=False),
                     retry_key=uuid.uuid4(),
                     status=Status.PENDING,
-                    source=source,
+                    source=(row.get("source") or source)[:MAX_SOURCE],
                     created_at=now,
                     next_attempt_at=row.get("not_before") or now,
                 )

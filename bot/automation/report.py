@@ -53,6 +53,10 @@ async def delivery_report(scenario: Any) -> list[Row]:
             detail = f"step {stats.step}" + (f" {step.name}" if step and step.name else "")
             rows += [Row("steps", name, detail, "due", stats.due)]
             rows += [Row("steps", name, detail, "sent", stats.sent)]
+            rows += [Row("steps", name, detail, "failed", stats.failed)]
+            rows += [
+                Row("steps", name, detail, f"failed: {e}", n) for e, n in stats.failures.items()
+            ]
             rows += [
                 Row("steps", name, detail, f"branch {b}", n) for b, n in stats.branches.items()
             ]

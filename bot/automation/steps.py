@@ -65,6 +65,11 @@ class _Plan:
     actions: list[Any] | None = None
 
 
+def step_source(scenario: str, index: int) -> str:
+    """What the outbox rows of one step are labelled, for per-step failure counts."""
+    return f"step:{scenario}:{index}"
+
+
 def step_experiment(scenario: str, index: int) -> str:
     """The A/B test of one step (steps are numbered from 0, as in statistics)."""
     return f"step:{scenario}:{index}"
@@ -308,7 +313,7 @@ class StepRunner:
 
     async def _commit(self, plans: list[_Plan], friends: dict[int, Friend], now: datetime) -> None:
         """Delivery records, outbox rows and advanced runs: all or nothing."""
-        groups: dict[str, list[_Plan]] = defaultdict(list)
+        groups: dict[tuple[str, int, str], list[_Plan]] = defaultdict(list)
         answering = current_answer.get()
         distinct = {id(p.messages): p.messages for p in plans if p.messages}
         contexts = await contexts_for(
@@ -327,10 +332,12 @@ class StepRunner:
             experiment = step_experiment(plan.run.scenario, plan.index)
             source = link_source(experiment, plan.variant)
             rendered = await self.actions.track(rendered, source, friend.id)
-            groups[json.dumps(rendered, ensure_ascii=False, sort_keys=True)].append(plan)
+            content = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
+            groups[(plan.run.scenario, plan.index, content)].append(plan)
         rows: list[dict[str, Any]] = []
-        for rendered_json, members in groups.items():
-            rows += self._outbox_rows(json.loads(rendered_json), members, friends)
+        for (key, index, content), members in groups.items():
+            for row in self._outbox_rows(json.loads(content), members, friends):
+                rows.append({**row, "source": step_source(key, index)})
         records = [
             StepDelivery(
                 run_id=p.run.id, friend_id=p.run.friend_id, scenario=p.run.scenario, step=p.index,

@@ -221,7 +221,7 @@ class OutboxMessage(Model):
     messages = fields.TextField()
     retry_key = fields.UUIDField()
     status = fields.CharField(max_length=16, db_index=True)
-    source = fields.CharField(max_length=32)
+    source = fields.CharField(max_length=150)
     attempts = fields.IntField(default=0)
     http_status: int | None = fields.IntField(null=True)
     line_request_id = fields.CharField(max_length=64, null=True)
@@ -232,6 +232,7 @@ class OutboxMessage(Model):
 
     class Meta:
         table = "outbox_messages"
+        indexes = (("source", "status"),)
 
 
 class Admin(Model):

@@ -153,13 +153,19 @@ class SimulatorHandlers:
 
     async def stats(self, request: web.Request) -> web.Response:
         """Counts since the last reset, cheaper to poll than the full call list."""
-        by_friend = self.state.delivered_by_friend
+        state = self.state
+        by_friend = state.delivered_by_friend
         return web.json_response(
             {
                 "calls": sum(self.state.call_counts.values()),
                 "byPath": dict(self.state.call_counts),
                 "delivered": sum(by_friend.values()),
                 "deliveredByFriend": dict(by_friend),
+                "deliverySpanSeconds": (
+                    state.last_delivery - state.first_delivery
+                    if state.last_delivery is not None and state.first_delivery is not None
+                    else None
+                ),
                 "rateLimited": self.state.rate_limited,
                 "faults": dict(self.state.faults_injected),
             }

@@ -379,6 +379,10 @@ class SandboxState:
     rate_limited: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     delivered_by_friend: Counter[str] = field(default_factory=Counter)
+    first_delivery: float | None = None
+    """Monotonic time of the first message delivered since the last reset (and the last,
+    below): the span benchmarks divide by, free of the bot's start-up time."""
+    last_delivery: float | None = None
     quota_usage: dict[str, int] = field(default_factory=dict)  # "YYYY-MM" (JST) → messages
     narrowcasts: dict[str, NarrowcastJob] = field(default_factory=dict)
     sent_to: OrderedDict[str, list[str]] = field(default_factory=OrderedDict)
@@ -405,6 +409,9 @@ class SandboxState:
         self.transcript.append(entry)
         if direction == "out":
             self.delivered_by_friend[user_id] += 1
+            self.last_delivery = time.monotonic()
+            if self.first_delivery is None:
+                self.first_delivery = self.last_delivery
         event = {"userId": user_id, "entry": entry.as_json()}
         for queue in list(self._subscribers):
             queue.put_nowait(event)
@@ -526,5 +533,6 @@ class SandboxState:
         self.calls.clear()
         self.call_counts.clear()
         self.delivered_by_friend.clear()
+        self.first_delivery = self.last_delivery = None
         self.faults_injected.clear()
         self.rate_limited = 0
