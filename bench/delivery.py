@@ -152,7 +152,7 @@ async def wait_delivered(
 ) -> float:
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
-        stats = await rig.sandbox(session, "/sandbox/api/stats")
+        stats = await rig.sandbox(session, "/sandbox/api/stats?byFriend=0")
         if stats["delivered"] >= total:
             break
         await asyncio.sleep(0.1)
@@ -178,7 +178,9 @@ async def measure(args: argparse.Namespace, count: int, scenario: str, limits: b
             started = time.perf_counter()
             await rig.start_bots(session)
             if crash:
-                while (await rig.sandbox(session, "/sandbox/api/stats"))["delivered"] < count // 3:
+                while (await rig.sandbox(session, "/sandbox/api/stats?byFriend=0"))[
+                    "delivered"
+                ] < count // 3:
                     await asyncio.sleep(0.05)
                 await rig.stop_bots(signal.SIGKILL)
                 killed_at = (await rig.sandbox(session, "/sandbox/api/stats"))["delivered"]

@@ -379,6 +379,7 @@ class SandboxState:
     rate_limited: int = 0
     faults_injected: Counter[str] = field(default_factory=Counter)
     delivered_by_friend: Counter[str] = field(default_factory=Counter)
+    delivered_total: int = 0
     first_delivery: float | None = None
     """Monotonic time of the first message delivered since the last reset (and the last,
     below): the span benchmarks divide by, free of the bot's start-up time."""
@@ -409,6 +410,7 @@ class SandboxState:
         self.transcript.append(entry)
         if direction == "out":
             self.delivered_by_friend[user_id] += 1
+            self.delivered_total += 1
             self.last_delivery = time.monotonic()
             if self.first_delivery is None:
                 self.first_delivery = self.last_delivery
@@ -533,6 +535,7 @@ class SandboxState:
         self.calls.clear()
         self.call_counts.clear()
         self.delivered_by_friend.clear()
+        self.delivered_total = 0
         self.first_delivery = self.last_delivery = None
         self.faults_injected.clear()
         self.rate_limited = 0
