@@ -334,29 +334,60 @@ class Outbox:
         return sorted(int(r["id"]) for r in rows)
 
     async def drain(self, *, limit: int = 5000, concurrency: int = DRAIN_CONCURRENCY) -> int:
-        """Send due pending rows, many at once (each endpoint's rate limit still applies)."""
-        total = 0
-        slots = asyncio.Semaphore(concurrency)
+        """Send due pending rows, many at once (each endpoint's rate limit still applies).
 
-        async def send(row: OutboxMessage, sent: list[OutboxMessage]) -> None:
-            async with slots:
-                await self._send_claimed(row, sent)
+        A claimer keeps a queue of claimed rows filled while `concurrency` senders work
+        through it, so the next batch is ready before the last one finishes; sent rows are
+        recorded a batch per statement. If this process dies first, its rows stay `sending`
+        until their lease ends and are sent again with the same retry keys: LINE answers 409.
+        """
+        first = await self._claim_batch(min(CLAIM_BATCH, limit))
+        if not first:
+            return 0  # the common case after an event: nothing waiting
+        queue: asyncio.Queue[OutboxMessage | None] = asyncio.Queue(maxsize=CLAIM_BATCH)
+        sent: list[OutboxMessage] = []
+        claimed = len(first)
 
-        while total < limit:
-            ids = await self._claim_batch(min(CLAIM_BATCH, limit - total))
-            if not ids:
-                break
-            rows = await OutboxMessage.filter(id__in=ids).order_by("id")
-            sent: list[OutboxMessage] = []
-            try:
-                await asyncio.gather(*(send(row, sent) for row in rows))
-            finally:
-                # If this process dies before this, the rows stay `sending` until their lease
-                # ends and are sent again with the same retry keys: LINE answers 409.
-                if sent:
-                    await OutboxMessage.bulk_update(sent, fields=list(SENT_FIELDS))
-            total += len(ids)
-        return total
+        async def record_sent() -> None:
+            nonlocal sent
+            if sent:
+                batch, sent = sent, []
+                await OutboxMessage.bulk_update(batch, fields=list(SENT_FIELDS))
+
+        async def claim() -> None:
+            nonlocal claimed
+            ids = first
+            while ids:
+                for row in await OutboxMessage.filter(id__in=ids).order_by("id"):
+                    await queue.put(row)
+                if claimed >= limit:
+                    break
+                ids = await self._claim_batch(min(CLAIM_BATCH, limit - claimed))
+                claimed += len(ids)
+
+        async def send() -> None:
+            while (row := await queue.get()) is not None:
+                try:
+                    await self._send_claimed(row, sent)
+                except Exception:
+                    # Left `sending`: its lease ends and the retry pass sends it again.
+                    log.exception("sending outbox #%s failed unexpectedly", row.id)
+                if len(sent) >= CLAIM_BATCH:
+                    await record_sent()
+
+        senders = [asyncio.create_task(send()) for _ in range(concurrency)]
+        try:
+            await claim()
+            for _ in senders:
+                await queue.put(None)
+            await asyncio.gather(*senders)
+        finally:
+            # On an error or shutdown, sends in flight stop; their rows stay `sending`.
+            for task in senders:
+                task.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+            await record_sent()
+        return claimed
 
     async def billable_by_day(self, start: datetime, end: datetime, zone: Any) -> dict[str, int]:
         """Messages LINE charges for, per local day: one per push, one per multicast
