@@ -37,6 +37,7 @@ from tortoise.connection import connections  # noqa: E402
 from bench.common import db_value, free_port, insert_many, percentile, wait_up  # noqa: E402
 from bot import clock  # noqa: E402
 from bot.automation.actions import ActionRunner  # noqa: E402
+from bot.automation.links import LinkTracker  # noqa: E402
 from bot.automation.outbox import Outbox  # noqa: E402
 from bot.automation.rules import RuleEngine  # noqa: E402
 from bot.automation.steps import StepRunner  # noqa: E402
@@ -232,7 +233,7 @@ async def main(args: argparse.Namespace) -> None:
     crm = Crm(scenario)
     line = LineClient("unused", "http://127.0.0.1:9")
     outbox = Outbox(line)
-    actions = ActionRunner(crm, outbox)
+    actions = ActionRunner(crm, outbox, LinkTracker("off", "", "", crm.bus))
     StepRunner(scenario, actions, outbox)
     rules = RuleEngine(scenario, crm, actions)
     print(f"2. webhook tag → chained rule's tag: {len(latencies):,} events at {args.rate:.0f}/s, "

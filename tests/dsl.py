@@ -4,10 +4,12 @@ and the test asserts what they received. Everything goes over HTTP, as in produc
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
 
 import aiohttp
 
+from bot import clock
 from bot.db.models import InboxEvent
 
 
@@ -107,6 +109,10 @@ class SandboxDriver:
     async def advance(self, duration: str) -> str:
         return str((await self.post("/_test/clock", {"advance": duration}))["now"])
 
+    async def set_time(self, local: str) -> str:
+        """Move the test clock to a time (ISO 8601 with offset); the server ticks once there."""
+        return str((await self.post("/_test/clock", {"set": local}))["now"])
+
     async def settle(self, timeout: float = 5.0) -> None:
         """Wait until every stored webhook event has been processed (in-process servers)."""
         deadline = asyncio.get_running_loop().time() + timeout
@@ -139,6 +145,16 @@ def button_data(message: dict[str, Any], label: str) -> tuple[str, str | None]:
         if action.get("label") == label:
             return action["data"], action.get("displayText")
     raise AssertionError(f"no button labelled {label!r} in {message!r}")
+
+
+def start_at(local: str) -> None:
+    """Where a test's story begins: set the test clock (ISO 8601 with offset), no tick."""
+    clock.clock.set(datetime.fromisoformat(local))
+
+
+async def joined_many(sandbox: SandboxDriver, names: list[str]) -> list[tuple[FriendDriver, int]]:
+    """Several friends who followed and got the welcome, in order."""
+    return [await joined(sandbox, name) for name in names]
 
 
 async def joined(sandbox: SandboxDriver, name: str) -> tuple[FriendDriver, int]:

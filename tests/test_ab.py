@@ -7,29 +7,35 @@ import asyncio
 import csv
 import os
 import sys
-from datetime import datetime
 
+import aiohttp
 import pytest
 
-from bot import clock
 from bot.automation.analytics import broadcast_ab_results, step_ab_results
 from bot.automation.experiments import in_test_group, variant_for
 from bot.automation.significance import chi_square_p, chi_square_survival
 from bot.db.models import BroadcastRun, VariantAssignment
 from bot.scenario.variants import Variant
 from bot.services import Services
-from tests.dsl import SandboxDriver, button_data, joined
+from tests.dsl import SandboxDriver, button_data, joined_many, start_at
 
 SCENARIO_TEXT = """version: 1
 timezone: Asia/Tokyo
 tags: [購入者, 入門]
 welcome: ["ようこそ"]
+delivery: {track_links: friend}
 broadcasts:
   春のセール:
     at: "2027-04-01 12:00"
     variants:
       - name: A
-        messages: ["春のセール A"]
+        messages:
+          - type: template
+            altText: 春のセール A
+            template:
+              type: buttons
+              text: 春のセール A
+              actions: [{type: uri, label: 会場へ, uri: "https://shop.example.com/sale"}]
       - name: B
         messages:
           - type: template
@@ -84,11 +90,11 @@ def test_chi_square_matches_known_values() -> None:
 
 
 async def test_test_share_then_winner_to_the_rest(
-    scenario_app: tuple[SandboxDriver, Services],
+    scenario_app: tuple[SandboxDriver, Services], http: aiohttp.ClientSession
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-03-31T12:00:00+09:00"))
-    friends = [await joined(sandbox, f"友{n}") for n in range(16)]
+    start_at("2027-03-31T12:00:00+09:00")
+    friends = await joined_many(sandbox, [f"友{n}" for n in range(16)])
     await sandbox.advance("1d")  # the test send: half the audience, split A / B
     assigned = dict(
         await VariantAssignment.filter(experiment="broadcast:春のセール").values_list(
@@ -96,14 +102,19 @@ async def test_test_share_then_winner_to_the_rest(
         )
     )
     assert 3 <= len(assigned) <= 13 and set(assigned.values()) == {"A", "B"}
-    buyers_b = 0
+    buyers_b = visitors_a = 0
     for friend, fid in friends:
         if fid not in assigned:
             await friend.nothing_more()
             continue
         [message] = await friend.received(1)
         if assigned[fid] == "A":
-            assert message["text"] == "春のセール A"
+            assert message["altText"] == "春のセール A"
+            if not visitors_a:  # one A friend opens the tracked link: a tap for A
+                link = message["template"]["actions"][0]["uri"]
+                async with http.get(link, allow_redirects=False) as resp:
+                    assert resp.status == 302
+                visitors_a += 1
             continue
         assert message["altText"] == "春のセール B"
         data, _ = button_data(message, "詳しく")
@@ -114,7 +125,7 @@ async def test_test_share_then_winner_to_the_rest(
     result = await broadcast_ab_results(services.scenario, "春のセール")
     by_name = {v.name: v for v in result.variants}
     assert by_name["B"].delivered == by_name["B"].tapped == by_name["B"].converted == buyers_b
-    assert by_name["A"].converted == by_name["A"].tapped == 0
+    assert (by_name["A"].tapped, by_name["A"].converted) == (1, 0)
     assert by_name["A"].delivered + buyers_b == len(assigned)
     assert result.leader == "B" and result.p_value is not None
 
@@ -138,8 +149,8 @@ async def test_step_variants_count_conversions_within_the_window(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-05-01T12:00:00+09:00"))
-    friends = [await joined(sandbox, f"友{n}") for n in range(12)]
+    start_at("2027-05-01T12:00:00+09:00")
+    friends = await joined_many(sandbox, [f"友{n}" for n in range(12)])
     for _, fid in friends:
         await services.crm.tags.add(fid, "入門", source="admin")
     await sandbox.advance("1d1m")

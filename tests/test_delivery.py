@@ -10,7 +10,7 @@ from bot import clock
 from bot.automation.analytics import step_stats
 from bot.db.models import Friend, OutboxMessage, StepDelivery
 from bot.services import Services
-from tests.dsl import SandboxDriver, joined
+from tests.dsl import SandboxDriver, joined, joined_many, start_at
 
 SCENARIO_TEXT = """version: 1
 timezone: Asia/Tokyo
@@ -46,7 +46,7 @@ async def test_reminders_around_a_date_and_rescheduling(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-01T09:00:00+09:00"))
+    start_at("2027-06-01T09:00:00+09:00")
     friend, fid = await joined(sandbox, "体験さん")
     moved, moved_id = await joined(sandbox, "変更さん")
     await services.crm.fields.set(fid, "体験日", date(2027, 6, 10), source="form")
@@ -71,8 +71,8 @@ async def test_a_429_storm_and_accepted_then_500_still_deliver_exactly_once(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-30T12:00:00+09:00"))
-    friends = [await joined(sandbox, f"友{n}") for n in range(12)]
+    start_at("2027-06-30T12:00:00+09:00")
+    friends = await joined_many(sandbox, [f"友{n}" for n in range(12)])
     # one multicast an hour (the second of the two gets 429), and every multicast LINE
     # accepts is answered 500 as if the connection had broken
     await settings(
@@ -112,7 +112,7 @@ async def test_downtime_catches_up_and_too_late_is_skipped_and_recorded(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-01T12:00:00+09:00"))
+    start_at("2027-06-01T12:00:00+09:00")
     recent, rid = await joined(sandbox, "最近")
     await services.crm.tags.add(rid, "会員", source="admin")
     # no tick for 23 hours (as if the server were down): the step is caught up on return
@@ -132,7 +132,7 @@ async def test_a_recipient_line_refuses_fails_alone_and_is_counted_for_its_step(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-01T12:00:00+09:00"))
+    start_at("2027-06-01T12:00:00+09:00")
     member, fid = await joined(sandbox, "会員さん")
     # a friend imported from elsewhere whose user id LINE does not know
     stranger = await Friend.create(

@@ -4,13 +4,10 @@ members or non-members."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot import clock
 from bot.automation.analytics import broadcast_stats, tap_stats
 from bot.db.models import FriendTag
 from bot.services import Services
-from tests.dsl import SandboxDriver, button_data, joined
+from tests.dsl import SandboxDriver, button_data, joined, start_at
 
 SCENARIO = "cooking-school.yaml"
 
@@ -24,7 +21,7 @@ async def test_two_members_a_week_apart_each_get_lesson_2_on_their_own_day(
 ) -> None:
     sandbox, services = scenario_app
     tags = services.crm.tags
-    clock.clock.set(datetime.fromisoformat("2027-06-01T15:00:00+09:00"))  # a Tuesday
+    start_at("2027-06-01T15:00:00+09:00")  # a Tuesday
     early, early_id = await joined(sandbox, "早い会員")
     late, late_id = await joined(sandbox, "遅い会員")
     await tags.add(early_id, "決済完了者", source="integration")
@@ -58,7 +55,7 @@ async def test_lesson_2_lands_at_ten_on_the_members_day_and_withdrawal_stops_the
 ) -> None:
     sandbox, services = scenario_app
     tags = services.crm.tags
-    clock.clock.set(datetime.fromisoformat("2027-06-01T08:30:00+09:00"))
+    start_at("2027-06-01T08:30:00+09:00")
     first, first_id = await joined(sandbox, "一週目")
     second, second_id = await joined(sandbox, "二週目")
     await tags.add(first_id, "決済完了者", source="integration")
@@ -86,7 +83,7 @@ async def test_broadcasts_reach_exactly_members_or_non_members(
 ) -> None:
     sandbox, services = scenario_app
     tags = services.crm.tags
-    clock.clock.set(datetime.fromisoformat("2027-08-31T12:00:00+09:00"))
+    start_at("2027-08-31T12:00:00+09:00")
     member, member_id = await joined(sandbox, "会員さん")
     guest, _ = await joined(sandbox, "見込みさん")
     gone, gone_id = await joined(sandbox, "退会さん")

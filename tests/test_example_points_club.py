@@ -4,9 +4,8 @@ monthly balance and the notice 7 days before points expire."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date
 
-from bot import clock
 from bot.db.models import FriendTag, OutboxMessage, PointEntry
 from bot.services import Services
 from tests.dsl import (
@@ -15,6 +14,7 @@ from tests.dsl import (
     button_data,
     joined,
     quick_reply_data,
+    start_at,
 )
 
 SCENARIO = "points-club.yaml"
@@ -138,7 +138,7 @@ async def test_birthday_month_tag_and_coupon_on_the_first(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-03-31T23:00:00+09:00"))
+    start_at("2027-03-31T23:00:00+09:00")
     april, aid = await joined(sandbox, "四月生まれ")
     may, mid = await joined(sandbox, "五月生まれ")
     await services.crm.fields.set(aid, "誕生日", date(1990, 4, 15), source="form")
@@ -152,34 +152,29 @@ async def test_birthday_month_tag_and_coupon_on_the_first(
     assert "4月" not in await services_tags(services, mid)
 
 
-async def at(sandbox: SandboxDriver, local: str) -> None:
-    """Move the test clock to a local time; the server ticks once there."""
-    await sandbox.post("/_test/clock", {"set": local})
-
-
 async def test_points_expiry_is_told_once_seven_days_before_at_ten(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
     points = services.crm.points
-    clock.clock.set(datetime.fromisoformat("2027-01-20T15:00:00+09:00"))
+    start_at("2027-01-20T15:00:00+09:00")
     saver, saver_id = await joined(sandbox, "ためる花子")
     spender, spender_id = await joined(sandbox, "使い切る次郎")
     late, late_id = await joined(sandbox, "あとの三郎")
     await points.add(saver_id, 100, reason="購入", source="admin")  # expires 2028-01-20 15:00
     await points.add(spender_id, 80, reason="購入", source="admin")
-    clock.clock.set(datetime.fromisoformat("2027-01-20T18:00:00+09:00"))
+    start_at("2027-01-20T18:00:00+09:00")
     await points.add(saver_id, 20, reason="購入", source="admin")  # the same expiry day
-    clock.clock.set(datetime.fromisoformat("2027-01-21T09:00:00+09:00"))
+    start_at("2027-01-21T09:00:00+09:00")
     await points.add(late_id, 50, reason="購入", source="admin")  # expires 2028-01-21 09:00
     await points.remove(spender_id, 80, reason="交換", source="admin")  # nothing left to expire
 
-    await at(sandbox, "2028-01-12T10:00:00+09:00")  # 8 days before
-    await at(sandbox, "2028-01-13T09:59:00+09:00")  # 7 days before, not 10:00 yet
+    await sandbox.set_time("2028-01-12T10:00:00+09:00")  # 8 days before
+    await sandbox.set_time("2028-01-13T09:59:00+09:00")  # 7 days before, not 10:00 yet
     for friend in (saver, spender, late):
         await friend.nothing_more()
 
-    await at(sandbox, "2028-01-13T10:00:00+09:00")
+    await sandbox.set_time("2028-01-13T10:00:00+09:00")
     assert await saver.texts(1) == [
         "ためる花子さんの120ポイントが2028年1月20日に有効期限を迎えます。"
         "お早めにご利用ください。(現在の残高: 120ポイント)"
@@ -191,14 +186,14 @@ async def test_points_expiry_is_told_once_seven_days_before_at_ten(
     await late.nothing_more()
 
     # down from 01-13 11:00 to 01-15 12:00: the notice due on 01-14 10:00 goes out late
-    clock.clock.set(datetime.fromisoformat("2028-01-15T12:00:00+09:00"))
+    start_at("2028-01-15T12:00:00+09:00")
     await sandbox.advance("1m")
     assert await late.texts(1) == [
         "あとの三郎さんの50ポイントが2028年1月21日に有効期限を迎えます。"
         "お早めにご利用ください。(現在の残高: 50ポイント)"
     ]
-    await at(sandbox, "2028-01-19T10:00:00+09:00")
-    await at(sandbox, "2028-01-21T10:00:00+09:00")  # everything has expired by now
+    await sandbox.set_time("2028-01-19T10:00:00+09:00")
+    await sandbox.set_time("2028-01-21T10:00:00+09:00")  # everything has expired by now
     for friend in (saver, spender, late):
         await friend.nothing_more()
     assert await points.balance(saver_id) == 0
@@ -210,12 +205,12 @@ async def test_blocked_friends_are_not_told_and_not_told_late_after_unblocking(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-03-10T12:00:00+09:00"))
+    start_at("2027-03-10T12:00:00+09:00")
     friend, fid = await joined(sandbox, "ブロック中")
     await services.crm.points.add(fid, 40, reason="購入", source="admin")  # expires 2028-03-09
     await friend.block()
     await sandbox.settle()
-    await at(sandbox, "2028-03-02T10:00:00+09:00")
+    await sandbox.set_time("2028-03-02T10:00:00+09:00")
     await friend.follow()  # unblocks: the welcome again, never the missed notice
     assert len(await friend.texts(1)) == 1
     await sandbox.advance("1d")
@@ -229,14 +224,14 @@ async def test_monthly_balance_goes_to_friends_with_points_on_the_first_at_ten(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-05-31T12:00:00+09:00"))
+    start_at("2027-05-31T12:00:00+09:00")
     rich, rich_id = await joined(sandbox, "ためる花子")
     empty, _ = await joined(sandbox, "ゼロの太郎")
     await services.crm.points.add(rich_id, 250, reason="購入", source="admin")
     await sandbox.advance("1m")  # the broadcast's schedule counts from its first look
-    await at(sandbox, "2027-06-01T09:59:00+09:00")
+    await sandbox.set_time("2027-06-01T09:59:00+09:00")
     await rich.nothing_more()
-    await at(sandbox, "2027-06-01T10:00:00+09:00")
+    await sandbox.set_time("2027-06-01T10:00:00+09:00")
     assert await rich.texts(1) == [
         "ためる花子さんの現在のポイント残高は250ポイントです。"
         "今月もこはるポイントクラブをよろしくお願いします。"

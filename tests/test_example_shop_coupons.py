@@ -3,11 +3,8 @@ never twice, nothing for friends who blocked, and the other day-after messages."
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot import clock
 from bot.services import Services
-from tests.dsl import SandboxDriver, joined
+from tests.dsl import SandboxDriver, joined, start_at
 
 SCENARIO = "shop-coupons.yaml"
 COUPON_A = "商品Aをお買い上げいただきありがとうございました。次回使える10%OFFクーポン: A-COUPON-10"
@@ -22,7 +19,7 @@ async def test_coupons_a_day_after_each_purchase_once_and_never_to_blocked_frien
 ) -> None:
     sandbox, services = scenario_app
     tags = services.crm.tags
-    clock.clock.set(datetime.fromisoformat("2027-06-01T23:40:00+09:00"))
+    start_at("2027-06-01T23:40:00+09:00")
     await sandbox.advance("1m")  # the rules start watching from here
     late, late_id = await joined(sandbox, "23時50分")
     both, both_id = await joined(sandbox, "両方")

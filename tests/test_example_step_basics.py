@@ -4,12 +4,9 @@ quiet hours and per-step statistics."""
 
 from __future__ import annotations
 
-from datetime import datetime
-
-from bot import clock
 from bot.automation.analytics import step_stats
 from bot.services import Services
-from tests.dsl import FriendDriver, SandboxDriver, friend_id_of, quick_reply_data
+from tests.dsl import FriendDriver, SandboxDriver, friend_id_of, quick_reply_data, start_at
 
 SCENARIO = "step-basics.yaml"
 
@@ -27,7 +24,7 @@ async def test_the_answer_picks_the_series_and_gender_picks_the_branch(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-05-10T15:00:00+09:00"))
+    start_at("2027-05-10T15:00:00+09:00")
     he, his_id = await answered(sandbox, "彼", "はい")
     she, her_id = await answered(sandbox, "彼女", "はい")
     no, _ = await answered(sandbox, "苦手さん", "いいえ")
@@ -70,7 +67,7 @@ async def test_stopping_for_one_and_pausing_for_all(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-05-10T12:00:00+09:00"))
+    start_at("2027-05-10T12:00:00+09:00")
     stopped, stopped_id = await answered(sandbox, "停止さん", "はい")
     other, _ = await answered(sandbox, "ほかの人", "はい")
     await stopped.texts(1)
@@ -91,7 +88,7 @@ async def test_quiet_hours_hold_night_deliveries_until_morning(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, _ = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-05-10T23:30:00+09:00"))
+    start_at("2027-05-10T23:30:00+09:00")
     late = await sandbox.friend("夜ふかし")
     await late.follow()
     await late.nothing_more()  # the question waits: 23:30 is in quiet hours

@@ -3,18 +3,16 @@ message), a rule can react to a tap, and a forged code is refused."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot import clock
 from bot.automation.analytics import link_stats
 from bot.crm.tags import current_tags
 from bot.db.models import LinkClick
 from bot.services import Services
-from tests.dsl import SandboxDriver, friend_id_of, joined
+from tests.dsl import SandboxDriver, friend_id_of, joined_many, start_at
 
 MENU = "https://example.com/menu?from=line"
 SALE = "https://shop.example.com/sale"
@@ -120,14 +118,14 @@ async def test_a_broadcast_with_per_friend_links_goes_as_pushes(
     scenario_app: tuple[SandboxDriver, Services], http: aiohttp.ClientSession
 ) -> None:
     sandbox, _ = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-30T12:00:00+09:00"))
-    friends = [(await joined(sandbox, name))[0] for name in ("一郎", "二郎", "三郎")]
+    start_at("2027-06-30T12:00:00+09:00")
+    friends = [f for f, _ in await joined_many(sandbox, ["一郎", "二郎", "三郎"])]
     await sandbox.advance("1d")
     links = []
     for friend in friends:
-        text, imagemap = await friend.received(2)
+        text, flex = await friend.received(2)
         assert text["text"] == f"{friend.name}さん、セールのお知らせです"
-        links += uris(imagemap)
+        links += uris(flex)
     assert len(set(links)) == 3
     assert not await sandbox.calls("/multicast")
     assert await tap(http, links[1]) == (302, SALE)
@@ -140,8 +138,8 @@ async def test_message_level_links_keep_multicasts_and_count_anonymous_taps(
     scenario_app: tuple[SandboxDriver, Services], http: aiohttp.ClientSession
 ) -> None:
     sandbox, _ = scenario_app
-    clock.clock.set(datetime.fromisoformat("2027-06-30T12:00:00+09:00"))
-    friends = [await joined(sandbox, name) for name in ("一郎", "一郎")]  # same text for both
+    start_at("2027-06-30T12:00:00+09:00")
+    friends = await joined_many(sandbox, ["一郎", "一郎"])  # same text for both
     await sandbox.advance("1d")
     links = {uris((await friend.received(2))[1])[0] for friend, _ in friends}
     assert len(links) == 1  # the same link for everyone

@@ -18,6 +18,7 @@ from bot.crm.points import PointService, PointsRefused, expiry_notice_threshold
 from bot.db.models import Friend, PointEntry
 from bot.db.runtime import close_database, open_database
 from bot.scenario import ScenarioError, parse_scenario
+from tests.dsl import start_at
 
 
 @pytest.fixture
@@ -131,9 +132,9 @@ async def test_earnings_fall_due_on_their_notice_day_until_told_or_expired(
     friend_id: int,
 ) -> None:
     points = ledger([])
-    clock.clock.set(datetime.fromisoformat("2027-01-20T15:00:00+09:00"))
+    start_at("2027-01-20T15:00:00+09:00")
     await points.add(friend_id, 100, reason="1月20日", source="admin")  # expires 2028-01-20 15:00
-    clock.clock.set(datetime.fromisoformat("2027-01-21T09:00:00+09:00"))
+    start_at("2027-01-21T09:00:00+09:00")
     await points.add(friend_id, 30, reason="1月21日", source="admin")  # expires 2028-01-21 09:00
     await points.add(friend_id, 50, reason="使う分", source="admin")  # expires 2028-01-21 09:00
     await points.remove(friend_id, 100, reason="交換", source="admin")  # the first 100 go

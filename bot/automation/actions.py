@@ -64,11 +64,10 @@ class ActionResult:
 
 
 class ActionRunner:
-    def __init__(self, crm: Crm, outbox: Outbox, links: LinkTracker | None = None) -> None:
+    def __init__(self, crm: Crm, outbox: Outbox, links: LinkTracker) -> None:
         self.crm = crm
         self.outbox = outbox
         self.links = links
-        """Rewrites web links for tap counting (none: links go out as written)."""
         self.steps: StepRunner | None = None
 
     async def send(
@@ -83,7 +82,7 @@ class ActionRunner:
         if friend is None or friend.blocked:
             return
         rendered = render_messages(messages, await self.context_for(friend, messages))
-        rendered = await self.track(rendered, source, friend.id)
+        rendered = await self.links.rewrite(rendered, source, friend.id)
         for n, start in enumerate(range(0, len(rendered), MAX_MESSAGES_PER_REQUEST)):
             chunk = rendered[start : start + MAX_MESSAGES_PER_REQUEST]
             await self.outbox.send(
@@ -109,14 +108,6 @@ class ActionRunner:
                 source="notify_admins",
                 dedupe_key=f"{dedupe}:{admin_user}" if dedupe else None,
             )
-
-    async def track(
-        self, rendered: list[dict[str, Any]], source: str, friend_id: int | None
-    ) -> list[dict[str, Any]]:
-        """Web links through the tap-counting redirect, when the scenario asks for it."""
-        if self.links is None:
-            return rendered
-        return await self.links.rewrite(rendered, source, friend_id)
 
     async def context_for(self, friend: Friend | None, messages: Sequence[Any]) -> dict[str, Any]:
         """Template names for one friend (fields loaded only if the messages use them)."""

@@ -56,9 +56,7 @@ def _verdict(result: AbResult) -> str:
 
 
 class Broadcaster:
-    def __init__(
-        self, scenario: Scenario, crm: Crm, outbox: Outbox, links: LinkTracker | None = None
-    ) -> None:
+    def __init__(self, scenario: Scenario, crm: Crm, outbox: Outbox, links: LinkTracker) -> None:
         self.scenario = scenario
         self.crm = crm
         self.outbox = outbox
@@ -202,9 +200,8 @@ class Broadcaster:
             for friend in friends:
                 variant, messages = recipients[friend.id]
                 rendered = render_messages(messages, contexts[friend.id])
-                if self.links is not None:
-                    source = link_source(experiment, variant)
-                    rendered = await self.links.rewrite(rendered, source, friend.id)
+                source = link_source(experiment, variant)
+                rendered = await self.links.rewrite(rendered, source, friend.id)
                 key = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
                 groups[key].append(friend.line_user_id)
         assignments = {fid: v for fid, (v, _) in recipients.items() if v is not None}

@@ -331,7 +331,7 @@ class StepRunner:
             rendered = render_messages(plan.messages, contexts[friend.id])
             experiment = step_experiment(plan.run.scenario, plan.index)
             source = link_source(experiment, plan.variant)
-            rendered = await self.actions.track(rendered, source, friend.id)
+            rendered = await self.actions.links.rewrite(rendered, source, friend.id)
             content = json.dumps(rendered, ensure_ascii=False, sort_keys=True)
             groups[(plan.run.scenario, plan.index, content)].append(plan)
         rows: list[dict[str, Any]] = []

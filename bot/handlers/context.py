@@ -78,7 +78,7 @@ class EventContext:
         """Render scenario message templates for this friend and answer with them."""
         rendered = render_messages(messages, await self.template_context(messages))
         friend_id = self.friend.id if self.friend is not None else None
-        await self.answer(await self.services.actions.track(rendered, source, friend_id), source)
+        await self.answer(await self.services.links.rewrite(rendered, source, friend_id), source)
 
     async def answer(self, messages: list[dict[str, Any]], source: str) -> None:
         """Send to the friend: by reply while the event's token is fresh, otherwise by push.

@@ -6,7 +6,6 @@ test follows the scenario when its wording changes.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -123,9 +122,10 @@ def pick_conversation(scenario: Scenario) -> Conversation:
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{CHROMIUM} is missing; the browser tests must run in CI")
-        pytest.skip(f"{CHROMIUM} is not installed")
+        pytest.fail(
+            f"{CHROMIUM} is missing: `make test` installs it (scripts/system-deps.sh), or install "
+            "Debian's chromium package yourself"
+        )
     async with async_playwright() as playwright:
         chromium = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
