@@ -157,7 +157,8 @@ def test_top_level_typo_is_an_unknown_key() -> None:
     assert problems("version: 1\nwelcom: [hi]\n") == [
         "scenario.yaml: welcom: unknown key (expected one of: version, name, timezone, welcome, "
         "welcome_on_unblock, auto_replies, default_reply, tags, fields, points, scores, "
-        "segments, rules, steps, reminders, broadcasts, delivery)"
+        "segments, rules, steps, reminders, broadcasts, delivery, surveys, stamp_rallies, "
+        "courses, rich_menus, menu_rules, forms)"
     ]
 
 

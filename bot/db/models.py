@@ -26,11 +26,17 @@ class Friend(Model):
     unfollowed_at: datetime | None = fields.DatetimeField(null=True)
     last_event_at: datetime | None = fields.DatetimeField(null=True)
     points = fields.IntField(default=0, db_default=0)
+    rich_menu = fields.CharField(max_length=120, null=True)
+    """The rich menu the scenario's menu rules choose for this friend (a menu key such as
+    member or card@3); null until the rules ran."""
+    rich_menu_linked = fields.CharField(max_length=120, null=True)
+    """The menu last confirmed linked at LINE; differs from rich_menu while a link is due."""
     created_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
 
     class Meta:
         table = "friends"
+        indexes = (("rich_menu", "rich_menu_linked"),)
 
 
 class Tag(Model):
@@ -355,3 +361,121 @@ class VariantAssignment(Model):
         table = "variant_assignments"
         unique_together = (("experiment", "friend_id"),)
         indexes = (("experiment", "variant"),)
+
+
+class RichMenuRecord(Model):
+    """A rich menu created at LINE, by the hash of its content (request body and image).
+
+    A menu whose content is unchanged is never created again, and LINE's menus whose hash
+    no declared menu has any more are deleted on sync."""
+
+    content_hash = fields.CharField(max_length=64, primary_key=True)
+    menu_key = fields.CharField(max_length=120)
+    line_rich_menu_id = fields.CharField(max_length=100, null=True)
+    alias = fields.CharField(max_length=32, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "rich_menus"
+        indexes = (("menu_key",),)
+
+
+class Conversation(Model):
+    """A chat conversation (a survey) with a friend: the state machine's state and answers.
+
+    The active friend id is the friend's id while the conversation is the one the friend is in
+    (unique, so a friend is in at most one) and null when queued or finished."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    kind = fields.CharField(max_length=20)
+    name = fields.CharField(max_length=100)
+    state = fields.CharField(max_length=100)
+    status = fields.CharField(max_length=12)
+    data = fields.JSONField(default=dict)
+    active_friend_id = fields.IntField(null=True, unique=True)
+    started_at = fields.DatetimeField()
+    updated_at = fields.DatetimeField()
+    remind_at: datetime | None = fields.DatetimeField(null=True)
+    finished_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "conversations"
+        indexes = (("friend_id", "status"), ("status", "remind_at"), ("kind", "name", "status"))
+
+
+class SurveyAnswer(Model):
+    """One answer of a completed survey (a multi-select gives one row per choice), for
+    counting answers per choice and per segment."""
+
+    id = fields.BigIntField(primary_key=True)
+    conversation_id = fields.BigIntField()
+    friend_id = fields.IntField()
+    survey = fields.CharField(max_length=100)
+    question = fields.CharField(max_length=100)
+    value = fields.CharField(max_length=500)
+    answered_at = fields.DatetimeField()
+
+    class Meta:
+        table = "survey_answers"
+        indexes = (("survey", "question", "value"), ("friend_id", "survey"))
+
+
+class StampCard(Model):
+    """A friend's card in a stamp rally: the machine's state (collecting, completed)."""
+
+    id = fields.IntField(primary_key=True)
+    friend_id = fields.IntField()
+    rally = fields.CharField(max_length=100)
+    state = fields.CharField(max_length=20)
+    stamps = fields.IntField(default=0)
+    completed_at: datetime | None = fields.DatetimeField(null=True)
+    updated_at = fields.DatetimeField()
+
+    class Meta:
+        table = "stamp_cards"
+        unique_together = (("friend_id", "rally"),)
+
+
+class Stamp(Model):
+    """One stamp on a card. The stamp key (a lesson, a code, a button) makes it count once."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    rally = fields.CharField(max_length=100)
+    stamp_key = fields.CharField(max_length=200)
+    source = fields.CharField(max_length=150)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "stamps"
+        unique_together = (("friend_id", "rally", "stamp_key"),)
+
+
+class LessonProgress(Model):
+    """A lesson of a course delivered to a friend, and when they marked it watched."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    course = fields.CharField(max_length=100)
+    lesson = fields.CharField(max_length=100)
+    delivered_at: datetime | None = fields.DatetimeField(null=True)
+    watched_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "lesson_progress"
+        unique_together = (("friend_id", "course", "lesson"),)
+
+
+class FormSubmission(Model):
+    """A LIFF form sent by a friend (verified by their ID token): the answers as given."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    form = fields.CharField(max_length=100)
+    answers = fields.JSONField()
+    submitted_at = fields.DatetimeField()
+
+    class Meta:
+        table = "form_submissions"
+        indexes = (("form", "friend_id"),)

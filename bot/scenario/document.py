@@ -12,6 +12,7 @@ from pydantic_core import PydanticCustomError
 
 from .actions import NotifyAdmins
 from .broadcasts import Broadcast
+from .conversations import Course, StampRally, Survey
 from .crm import (
     ExpiryNotice,
     FieldDeclaration,
@@ -20,6 +21,9 @@ from .crm import (
     TagEntry,
     declared_tags,
 )
+from .forms import Form
+from .menu_rules import MenuRule
+from .richmenus import RichMenu
 from .rules import Rule
 from .schema import MAX_MESSAGES, AnyMessage, AutoReply, Message, MessageList, _Model
 from .segment import Condition
@@ -73,6 +77,19 @@ class Scenario(_Model):
     """Broadcasts (一斉配信) by name: to everyone or a segment, once or on a schedule."""
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
     """Quiet hours and how late a delivery may still go out."""
+    surveys: dict[str, Survey] = Field(default_factory=dict)
+    """Surveys (アンケート) held in chat, by name."""
+    stamp_rallies: dict[str, StampRally] = Field(default_factory=dict)
+    """Stamp rallies (スタンプラリー) by name."""
+    courses: dict[str, Course] = Field(default_factory=dict)
+    """Lesson courses by name: lessons delivered by steps and marked watched by friends."""
+    rich_menus: dict[str, RichMenu] = Field(default_factory=dict)
+    """Rich menus (リッチメニュー) by name."""
+    menu_rules: list[MenuRule] = Field(default_factory=list)
+    """Which rich menu each friend sees: the first rule they match (the last, without
+    `if`, is the default)."""
+    forms: dict[str, Form] = Field(default_factory=dict)
+    """LIFF answer forms (回答フォーム) by name."""
 
     @field_validator("timezone")
     @classmethod
