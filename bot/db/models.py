@@ -7,6 +7,7 @@ semicolons: keep semicolons out of model docstrings.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from tortoise import fields
 from tortoise.models import Model
@@ -392,7 +393,7 @@ class Conversation(Model):
     name = fields.CharField(max_length=100)
     state = fields.CharField(max_length=100)
     status = fields.CharField(max_length=12)
-    data = fields.JSONField(default=dict)
+    data: dict[str, Any] = fields.JSONField(default=dict)
     active_friend_id = fields.IntField(null=True, unique=True)
     started_at = fields.DatetimeField()
     updated_at = fields.DatetimeField()
@@ -473,7 +474,7 @@ class FormSubmission(Model):
     id = fields.BigIntField(primary_key=True)
     friend_id = fields.IntField()
     form = fields.CharField(max_length=100)
-    answers = fields.JSONField()
+    answers: dict[str, Any] = fields.JSONField()
     submitted_at = fields.DatetimeField()
 
     class Meta:

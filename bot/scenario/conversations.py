@@ -143,7 +143,9 @@ class Survey(_Model):
     do: ActionList | None = None
     """Actions run on completion (e.g. add_tag: アンケート回答済); `survey_completed` rules
     fire as well."""
-    cancel_words: Annotated[list[str], Field(min_length=1)] = ["キャンセル", "やめる", "中止"]
+    cancel_words: Annotated[list[str], Field(min_length=1)] = Field(
+        default_factory=lambda: ["キャンセル", "やめる", "中止"]
+    )
     """A message equal to one of these ends the survey without saving it."""
     cancelled: MessageList | None = None
     """Sent when the friend cancels (default: アンケートを中止しました。)."""
