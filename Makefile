@@ -13,6 +13,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
+	@scripts/system-deps.sh --run
 	$(BIN)/stepbot run
 
 test: $(STAMP)
@@ -22,7 +23,7 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot
+	$(BIN)/mypy bot liff
 
 format: $(STAMP)
 	$(BIN)/ruff check --fix .

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -23,9 +24,11 @@ from bot.line.client import LineClient
 from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
 from bot.redirect import follow_link
+from bot.richmenus.lifecycle import keep_trying
 from bot.scenario import Scenario, load_scenario
 from bot.services import Services
 from bot.webhook import callback
+from liff import setup_liff
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +56,8 @@ async def _tick(app: web.Application) -> None:
     await services.steps.run_due()
     await services.rules.tick()
     await services.broadcasts.tick()
+    await services.surveys.remind_due()
+    await services.menus.reconcile()
     dispatcher = app[DISPATCHER]
     for event_id, user_id in await inbox.pending(older_than=INBOX_RECOVERY_AGE):
         dispatcher.submit(event_id, user_id)
@@ -88,6 +93,29 @@ async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
     if not await dispatcher.drain(timeout=30):
         log.warning("stopped with %s friends' events still being processed", dispatcher.busy)
+
+
+async def _menus_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Rich menus come up beside the server (see bot/richmenus/lifecycle.py)."""
+    services = app[SERVICES]
+    task: asyncio.Task[None] | None = None
+    if services.scenario.rich_menus:
+        task = asyncio.create_task(
+            keep_trying(
+                services.scenario,
+                services.line,
+                services.menus,
+                folder=services.settings.scenario_path.parent,
+                liff_id=services.settings.liff_id,
+            )
+        )
+    else:
+        services.menus.ready.set()
+    yield
+    if task is not None and not task.done():
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
 
 class _Ticker:
@@ -173,7 +201,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
     app[DISPATCHER] = EventDispatcher(services, concurrency=concurrency)
     app[INBOX_WRITER] = inbox.InboxWriter()
     app[TICK_LOCK] = asyncio.Lock()
-    app.cleanup_ctx.extend([_database_ctx, _line_ctx, _dispatcher_ctx, _scheduler_ctx])
+    app.cleanup_ctx.extend([_database_ctx, _line_ctx, _dispatcher_ctx, _menus_ctx, _scheduler_ctx])
     app.router.add_post("/callback", callback)
     app.router.add_get("/healthz", healthz)
     app.router.add_get(REDIRECT_PATH + "{code}", follow_link)
@@ -186,5 +214,7 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
             app,
             webhook_url=settings.base_url + "/callback",
             channel_secret=settings.channel_secret,
+            login_channel_id=settings.line_login_channel_id or "",
         )
+    setup_liff(app)
     return app

@@ -411,6 +411,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="monthly message quota, or none for no limit (default: none)",
     )
     sandbox.set_defaults(func=cmd_sandbox)
+    # Rich menus: `stepbot menus sync` and `stepbot menus preview` (bot/richmenus/commands.py).
+    from bot.richmenus.commands import add_menus_command
+
+    add_menus_command(sub)
     return parser
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -11,6 +12,11 @@ LINE_API_DEFAULT = "https://api.line.me"
 LINE_API_DATA_DEFAULT = "https://api-data.line.me"
 SANDBOX_CHANNEL_SECRET = "stepbot-sandbox-channel-secret"
 SANDBOX_API_PREFIX = "/sandbox/line"
+#: The LIFF app id pages use in sandbox mode (a LIFF id is the LINE Login channel id, a dash
+#: and eight characters); the sandbox issues ID tokens for its channel.
+SANDBOX_LIFF_ID = "1000000000-sandbox0"
+#: Where LINE Login verifies ID tokens, below the API host.
+ID_TOKEN_VERIFY_PATH = "/oauth2/v2.1/verify"
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "welcome.yaml"
 
 
@@ -41,6 +47,26 @@ def _data_url(env: Mapping[str, str]) -> str:
     return base.rstrip("/") if base else LINE_API_DATA_DEFAULT
 
 
+_LIFF_ID = re.compile(r"^([0-9]+)-[A-Za-z0-9]+$")
+
+
+def _liff(env: Mapping[str, str], sandbox: bool) -> tuple[str | None, str | None]:
+    """LIFF_ID and the LINE Login channel id that ID tokens are issued for (its `aud`).
+
+    The channel id defaults to the LIFF id's first part, which is that channel's id.
+    """
+    liff_id = (env.get("LIFF_ID") or "").strip() or (SANDBOX_LIFF_ID if sandbox else None)
+    match = _LIFF_ID.match(liff_id) if liff_id else None
+    if liff_id and match is None:
+        raise ConfigError(f"LIFF_ID must look like 1657000000-AbCdEfGh, got {liff_id!r}")
+    channel = (env.get("LINE_LOGIN_CHANNEL_ID") or "").strip() or (
+        match.group(1) if match else None
+    )
+    if channel is not None and not channel.isdigit():
+        raise ConfigError(f"LINE_LOGIN_CHANNEL_ID must be a number, got {channel!r}")
+    return liff_id, channel
+
+
 def _rate_limits(value: str | None) -> str | None:
     from bot.line.ratelimit import parse_limits
 
@@ -67,6 +93,8 @@ class Settings:
     log_format: str
     public_url: str | None = None
     line_rate_limits: str | None = None
+    liff_id: str | None = None
+    line_login_channel_id: str | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -88,6 +116,11 @@ class Settings:
             return url, url
         return self.line_api_base_url, self.line_api_data_base_url
 
+    @property
+    def id_token_verify_url(self) -> str:
+        """LINE Login's ID-token verification endpoint (the sandbox's in sandbox mode)."""
+        return self.line_api_urls()[0] + ID_TOKEN_VERIFY_PATH
+
     def with_port(self, port: int) -> Settings:
         return replace(self, port=port)
 
@@ -105,6 +138,7 @@ class Settings:
         log_format = (env.get("LOG_FORMAT") or "text").strip().lower()
         if log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
+        liff_id, login_channel = _liff(env, sandbox=not token)
         port = _int(env, "PORT", 8080)
         if not 0 <= port <= 65535:
             raise ConfigError(f"PORT must be between 0 and 65535, got {port}")
@@ -121,4 +155,6 @@ class Settings:
             log_format=log_format,
             public_url=(env.get("STEPBOT_PUBLIC_URL") or "").strip() or None,
             line_rate_limits=_rate_limits(env.get("LINE_RATE_LIMITS")),
+            liff_id=liff_id,
+            line_login_channel_id=login_channel,
         )

@@ -15,6 +15,10 @@ from bot.automation.steps import StepRunner
 from bot.config import Settings
 from bot.crm.service import Crm
 from bot.line.client import LineClient
+from bot.richmenus.assignment import MenuAssigner
+from bot.states.lessons import LessonCourses
+from bot.states.stamps import StampRallies
+from bot.states.survey import SurveyTalks
 
 if TYPE_CHECKING:
     from bot.handlers.router import Router
@@ -35,6 +39,10 @@ class Services:
     rules: RuleEngine = field(init=False)
     broadcasts: Broadcaster = field(init=False)
     expiry_notices: ExpiryNotices = field(init=False)
+    surveys: SurveyTalks = field(init=False)
+    stamps: StampRallies = field(init=False)
+    lessons: LessonCourses = field(init=False)
+    menus: MenuAssigner = field(init=False)
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
@@ -50,3 +58,12 @@ class Services:
         self.rules = RuleEngine(self.scenario, self.crm, self.actions)
         self.broadcasts = Broadcaster(self.scenario, self.crm, self.outbox, self.links)
         self.expiry_notices = ExpiryNotices(self.scenario, self.crm, self.outbox)
+        self.surveys = SurveyTalks(self.scenario, self.crm, self.actions)
+        self.stamps = StampRallies(self.scenario, self.crm, self.actions)
+        self.lessons = LessonCourses(self.scenario, self.actions)
+        self.menus = MenuAssigner(self.scenario, self.crm.segments, self.line)
+        self.menus.subscribe(self.crm.bus)
+        self.actions.surveys = self.surveys
+        self.actions.stamps = self.stamps
+        self.actions.lessons = self.lessons
+        self.actions.menus = self.menus

@@ -30,10 +30,15 @@ async def test_two_members_a_week_apart_each_get_lesson_2_on_their_own_day(
 
     # the watched button counts once however often it is tapped
     data, shown = button_data(lesson1, "視聴しました")
-    for _ in range(3):
+    await early.tap(data, shown)
+    assert await early.texts(2) == [
+        "視聴を記録しました。",
+        "スタンプが1個になりました!(5個でプレゼント)",
+    ]
+    for _ in range(2):
         await early.tap(data, shown)
-        assert await early.texts(1) == ["レッスン1の視聴を記録しました。"]
-    assert await FriendTag.filter(friend_id=early_id, tag__name="レッスン1視聴").count() == 1
+        assert await early.texts(1) == ["この動画は視聴済みとして記録されています。"]
+    assert await services.stamps.count(early_id, "受講スタンプ") == 1
     await sandbox.settle()  # a tap is counted after its reply went out
     taps = {t.button: t for t in await tap_stats(services.scenario)}
     watched = taps["steps.レッスンコース.steps[0].messages[0].template.actions[1]"]
@@ -106,3 +111,60 @@ async def test_broadcasts_reach_exactly_members_or_non_members(
     assert (live.occurrences, live.recipients, live.delivered, live.failed) == (1, 1, 1, 0)
     sale = await broadcast_stats("入会キャンペーン")
     assert (sale.recipients, sale.delivered) == (1, 1)
+
+
+async def shown_menu(sandbox: SandboxDriver, services: Services, user_id: str) -> str | None:
+    """The key of the rich menu the friend sees in LINE (the sandbox's view)."""
+    await sandbox.settle()
+    shown = await sandbox.get(f"/sandbox/api/friends/{user_id}/richmenu")
+    if shown is None:
+        return None
+    keys = [k for k, v in services.menus.catalog.items() if v == shown["richMenuId"]]
+    assert len(keys) == 1, f"menu {shown['richMenuId']} is not one of the scenario's"
+    return keys[0]
+
+
+async def test_menus_follow_membership_and_five_stamps_bring_one_present(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    await services.menus.ready.wait()
+    assert sorted(services.menus.catalog) == [
+        "一般メニュー",
+        *(f"会員メニュー@{n}" for n in range(6)),
+    ]
+    start_at("2027-06-01T09:00:00+09:00")
+    member, member_id = await joined(sandbox, "皆勤さん")
+    guest, _ = await joined(sandbox, "見学さん")
+    assert await shown_menu(sandbox, services, member.user_id) == "一般メニュー"
+
+    await services.crm.tags.add(member_id, "決済完了者", source="stripe")
+    (lesson,) = await member.received(1)
+    assert await shown_menu(sandbox, services, member.user_id) == "会員メニュー@0"
+    assert await shown_menu(sandbox, services, guest.user_id) == "一般メニュー"
+
+    for number in range(1, 6):
+        data, shown = button_data(lesson, "視聴しました")
+        await member.tap(data, shown)
+        replies = await member.texts(3 if number == 5 else 2)
+        assert replies[:2] == [
+            "視聴を記録しました。",
+            f"スタンプが{number}個になりました!(5個でプレゼント)",
+        ]
+        if number == 5:
+            assert replies[2].startswith("スタンプが5個たまりました!プレゼントのクーポンです")
+        await member.tap(data, shown)  # a second tap counts nothing
+        assert await member.texts(1) == ["この動画は視聴済みとして記録されています。"]
+        assert await shown_menu(sandbox, services, member.user_id) == f"会員メニュー@{number}"
+        if number < 5:
+            await sandbox.advance("7d2h")
+            (lesson,) = await member.received(1)
+    await member.nothing_more()
+    assert await FriendTag.filter(friend_id=member_id, tag__name="スタンプ達成").count() == 1
+
+    await services.crm.tags.add(member_id, "退会者", source="stripe")
+    assert await shown_menu(sandbox, services, member.user_id) == "一般メニュー"
+    history = await services.lessons.history(member_id, "料理")
+    assert [(r.lesson, r.watched_at is not None) for r in history] == [
+        (str(n), True) for n in range(1, 6)
+    ]

@@ -13,7 +13,6 @@ from tests.dsl import (
     SandboxDriver,
     button_data,
     joined,
-    quick_reply_data,
     start_at,
 )
 
@@ -22,14 +21,23 @@ SCENARIO = "points-club.yaml"
 
 async def answer_survey(friend: FriendDriver) -> dict:
     await friend.say("アンケート")
-    (q1,) = await friend.received(1)
-    await friend.tap(*quick_reply_data(q1, "和食"))
+    intro, q1 = await friend.received(2)
+    assert "キャンセル" in intro["text"] and q1["text"] == "Q1. 好きな料理のジャンルは?"
+    await friend.say(quick_reply_text(q1, "和食"))
     (q2,) = await friend.received(1)
-    await friend.tap(*quick_reply_data(q2, "月1回程度"))
+    await friend.say(quick_reply_text(q2, "月1回程度"))
     (q3,) = await friend.received(1)
-    await friend.tap(*quick_reply_data(q3, "はい"))
+    await friend.say(quick_reply_text(q3, "はい"))
     (thanks,) = await friend.received(1)
     return thanks
+
+
+def quick_reply_text(message: dict, label: str) -> str:
+    """What tapping a quick reply that sends its label says."""
+    for item in message["quickReply"]["items"]:
+        if item["action"]["label"] == label:
+            return str(item["action"]["text"])
+    raise AssertionError(f"no quick reply {label!r} in {message!r}")
 
 
 async def test_survey_gives_100_points_once(scenario_app: tuple[SandboxDriver, Services]) -> None:

@@ -148,8 +148,13 @@ def test_unknown_keys_list_the_expected_ones() -> None:
         "(expected one of: type, text, emojis, quickReply, sender)",
         "scenario.yaml: welcome[0].text: is required",
         "scenario.yaml: auto_replies[0].mesages: unknown key "
-        "(expected one of: name, match, messages)",
-        "scenario.yaml: auto_replies[0].messages: is required",
+        "(expected one of: name, match, messages, do)",
+    ]
+
+
+def test_auto_reply_needs_messages_or_actions() -> None:
+    assert problems("version: 1\nauto_replies:\n  - match: {equals: hi}\n") == [
+        "scenario.yaml: auto_replies[0]: must have messages, do, or both"
     ]
 
 

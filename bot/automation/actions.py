@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
+from uuid import uuid4
 
 from bot.automation.links import LinkTracker
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, Outbox
@@ -21,18 +22,28 @@ from bot.scenario import TextMessage, render_messages
 from bot.scenario.actions import (
     AddPoints,
     AddScore,
+    AddStamp,
     AddTag,
+    LessonDelivered,
+    LessonWatched,
     NotifyAdmins,
     RemovePoints,
     RemoveTag,
     Send,
     SetField,
+    ShowStampCard,
     StartSteps,
+    StartSurvey,
     StopSteps,
+    SwitchMenu,
 )
 
 if TYPE_CHECKING:
     from bot.automation.steps import StepRunner
+    from bot.richmenus.assignment import MenuAssigner
+    from bot.states.lessons import LessonCourses
+    from bot.states.stamps import StampRallies
+    from bot.states.survey import SurveyTalks
 
 log = logging.getLogger(__name__)
 
@@ -43,7 +54,9 @@ class Answerer(Protocol):
     @property
     def answering_friend_id(self) -> int | None: ...
 
-    async def send_scenario_messages(self, messages: list[Any], source: str) -> None: ...
+    async def send_scenario_messages(
+        self, messages: list[Any], source: str, extra: dict[str, Any] | None = None
+    ) -> None: ...
 
 
 #: Set while a friend's event is handled; actions for that friend answer through it,
@@ -68,20 +81,33 @@ class ActionRunner:
         self.crm = crm
         self.outbox = outbox
         self.links = links
+        # The parts below act on friends through this runner too; Services wires them.
         self.steps: StepRunner | None = None
+        self.surveys: SurveyTalks | None = None
+        self.stamps: StampRallies | None = None
+        self.lessons: LessonCourses | None = None
+        self.menus: MenuAssigner | None = None
 
     async def send(
-        self, friend_id: int, messages: Sequence[Any], *, source: str, dedupe: str | None = None
+        self,
+        friend_id: int,
+        messages: Sequence[Any],
+        *,
+        source: str,
+        dedupe: str | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
-        """Render scenario messages for the friend; answer their event or push."""
+        """Render scenario messages for the friend (with `extra` template names); answer
+        their event or push."""
         answering = current_answer.get()
         if answering is not None and answering.answering_friend_id == friend_id:
-            await answering.send_scenario_messages(list(messages), source)
+            await answering.send_scenario_messages(list(messages), source, extra)
             return
         friend = await Friend.get_or_none(id=friend_id)
         if friend is None or friend.blocked:
             return
-        rendered = render_messages(messages, await self.context_for(friend, messages))
+        context = await self.context_for(friend, messages)
+        rendered = render_messages(messages, {**context, **(extra or {})})
         rendered = await self.links.rewrite(rendered, source, friend.id)
         for n, start in enumerate(range(0, len(rendered), MAX_MESSAGES_PER_REQUEST)):
             chunk = rendered[start : start + MAX_MESSAGES_PER_REQUEST]
@@ -176,6 +202,35 @@ class ActionRunner:
                     await self.steps.start(friend_id, action.start_steps, source=source)
                 elif isinstance(action, StopSteps) and self.steps is not None:
                     await self.steps.stop(friend_id, action.stop_steps)
+                elif isinstance(action, StartSurvey) and self.surveys is not None:
+                    await self.surveys.start(friend_id, action.start_survey, source=source)
+                elif isinstance(action, AddStamp) and self.stamps is not None:
+                    stamp = action.add_stamp
+                    key = stamp.once or (f"{dedupe}:{index}" if dedupe else f"{source}:{uuid4()}")
+                    await self.stamps.stamp(
+                        friend_id, stamp.rally, key, source=source, dedupe=dedupe
+                    )
+                elif isinstance(action, ShowStampCard) and self.stamps is not None:
+                    await self.stamps.show_card(
+                        friend_id,
+                        action.show_stamp_card,
+                        source=source,
+                        dedupe=f"{dedupe}:{index}" if dedupe else None,
+                    )
+                elif isinstance(action, LessonDelivered) and self.lessons is not None:
+                    ref = action.lesson_delivered
+                    await self.lessons.delivered(friend_id, ref.course, ref.lesson)
+                elif isinstance(action, LessonWatched) and self.lessons is not None:
+                    ref = action.lesson_watched
+                    await self.lessons.watched(
+                        friend_id,
+                        ref.course,
+                        ref.lesson,
+                        source=source,
+                        dedupe=f"{dedupe}:{index}" if dedupe else None,
+                    )
+                elif isinstance(action, SwitchMenu) and self.menus is not None:
+                    await self.menus.switch(friend_id, action.switch_menu)
                 elif isinstance(action, NotifyAdmins):
                     await self.notify_admins(
                         friend_id,

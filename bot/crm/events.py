@@ -7,8 +7,10 @@ within the same second as the change that started it, in order.
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -91,15 +93,51 @@ class SurveyCompleted(DomainEvent):
     survey: str = ""
 
 
+@dataclass(frozen=True)
+class StampAdded(DomainEvent):
+    rally: str = ""
+    stamps: int = 0
+    """How many stamps the card holds now."""
+
+
 Subscriber = Callable[[DomainEvent], Awaitable[None]]
+BatchEnd = Callable[[], Awaitable[None]]
+
+#: Set while a bulk change publishes its events (see `EventBus.batch`).
+_in_batch: contextvars.ContextVar[bool] = contextvars.ContextVar("bus_batch", default=False)
 
 
 class EventBus:
     def __init__(self) -> None:
         self._subscribers: list[Subscriber] = []
+        self._batch_ends: list[BatchEnd] = []
 
-    def subscribe(self, subscriber: Subscriber) -> None:
+    def subscribe(self, subscriber: Subscriber, on_batch_end: BatchEnd | None = None) -> None:
+        """`on_batch_end` lets a subscriber collect a bulk change's events and act on all of
+        them at once (one bulk rich-menu link instead of 50,000 single ones)."""
         self._subscribers.append(subscriber)
+        if on_batch_end is not None:
+            self._batch_ends.append(on_batch_end)
+
+    @property
+    def batching(self) -> bool:
+        """True while the events being published belong to one bulk change."""
+        return _in_batch.get()
+
+    @contextlib.asynccontextmanager
+    async def batch(self) -> AsyncIterator[None]:
+        """Publish a bulk change's events inside this; batch-aware subscribers finish their
+        work when it ends. Nested batches end with the outermost."""
+        if _in_batch.get():
+            yield
+            return
+        token = _in_batch.set(True)
+        try:
+            yield
+        finally:
+            _in_batch.reset(token)
+            for end in self._batch_ends:
+                await end()
 
     async def publish(self, event: DomainEvent) -> None:
         for subscriber in self._subscribers:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -102,29 +103,36 @@ class TagService:
     async def add_many(
         self, friend_ids: list[int], name: str, *, source: str, actor: str | None = None
     ) -> list[int]:
-        """`add` for many friends with a few set-based queries; returns who got the tag."""
+        """`add` for many friends: one INSERT … SELECT per 10,000 ids that skips friends who
+        hold the tag already; returns who got it."""
         tag_id = await self.tag_id(name)
-        now = clock.now()
+        now = FriendTag._meta.fields_map["added_at"].to_db_value(clock.now(), FriendTag)
+        db = connections.get("default")
+        postgres = db.capabilities.dialect == "postgres"
+        if postgres:
+            ids_sql, marks = "SELECT unnest($1::int[]) AS id", ["$2", "$3", "$4", "$5", "$2"]
+        else:
+            ids_sql, marks = "SELECT DISTINCT value AS id FROM json_each(?)", ["?"] * 5
+        sql = (
+            "INSERT INTO friend_tags (friend_id, tag_id, added_at, removed_at, source, actor) "
+            f"SELECT s.id, {marks[0]}, {marks[1]}, NULL, {marks[2]}, {marks[3]} "
+            f"FROM ({ids_sql}) s WHERE NOT EXISTS (SELECT 1 FROM friend_tags t "
+            f"WHERE t.friend_id = s.id AND t.tag_id = {marks[4]} AND t.removed_at IS NULL) "
+            "RETURNING friend_id"
+        )
         added: list[int] = []
-        for start in range(0, len(friend_ids), 1000):
-            chunk = friend_ids[start : start + 1000]
-            holding = set(
-                await FriendTag.filter(
-                    friend_id__in=chunk, tag_id=tag_id, removed_at__isnull=True
-                ).values_list("friend_id", flat=True)
-            )
-            fresh = [fid for fid in dict.fromkeys(chunk) if fid not in holding]
-            await FriendTag.bulk_create(
-                [
-                    FriendTag(
-                        friend_id=fid, tag_id=tag_id, added_at=now, source=source, actor=actor
-                    )
-                    for fid in fresh
-                ]
-            )
-            added += fresh
-        for friend_id in added:
-            await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        unique = list(dict.fromkeys(friend_ids))
+        for start in range(0, len(unique), 10_000):
+            chunk = unique[start : start + 10_000]
+            if postgres:
+                params: list[Any] = [chunk, tag_id, now, source, actor]
+            else:
+                params = [tag_id, now, source, actor, json.dumps(chunk), tag_id]
+            rows = await db.execute_query_dict(sql, params)
+            added += sorted(int(row["friend_id"]) for row in rows)
+        async with self.bus.batch():
+            for friend_id in added:
+                await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
         return added
 
     async def bulk_add(
@@ -161,8 +169,9 @@ class TagService:
             sql, [*head, *where_params, tag.id]
         )
         added = sorted(int(row["friend_id"]) for row in rows)
-        for friend_id in added:
-            await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        async with self.bus.batch():
+            for friend_id in added:
+                await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
         return added
 
     async def remove(

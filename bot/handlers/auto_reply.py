@@ -26,7 +26,15 @@ def scenario_router(scenario: Any) -> Router:
         label = rule.name or f"auto_replies[{index}]"
 
         async def reply(ctx: EventContext, rule: Any = rule, label: str = label) -> None:
-            await ctx.send_scenario_messages(rule.messages, source="auto_reply")
+            if rule.messages:
+                await ctx.send_scenario_messages(rule.messages, source="auto_reply")
+            if rule.do and ctx.friend is not None:
+                await ctx.services.actions.run(
+                    ctx.friend.id,
+                    rule.do,
+                    source=f"auto_reply:{label}",
+                    dedupe=f"event:{ctx.webhook_event_id}:do",
+                )
             ctx.outcome = f"auto-reply {label}"
 
         router.add("message", reply, MatchesAutoReply(rule), name=label)

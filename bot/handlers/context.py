@@ -74,9 +74,13 @@ class EventContext:
         zone = self.services.scenario.zone
         return template_context(friend, zone, line_user_id=self.user_id, fields=fields)
 
-    async def send_scenario_messages(self, messages: list[Any], source: str) -> None:
-        """Render scenario message templates for this friend and answer with them."""
-        rendered = render_messages(messages, await self.template_context(messages))
+    async def send_scenario_messages(
+        self, messages: list[Any], source: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        """Render scenario message templates for this friend (plus `extra` names, such as a
+        stamp count) and answer with them."""
+        context = await self.template_context(messages)
+        rendered = render_messages(messages, {**context, **(extra or {})})
         friend_id = self.friend.id if self.friend is not None else None
         await self.answer(await self.services.links.rewrite(rendered, source, friend_id), source)
 

@@ -49,5 +49,6 @@ async def on_unfollow(ctx: EventContext) -> None:
     ctx.friend = await friends.record_unfollow(user_id)
     cancelled = await ctx.services.outbox.cancel_pending(user_id)
     await ctx.services.steps.stop(ctx.friend.id)
+    await ctx.services.surveys.abandon(ctx.friend.id)
     await ctx.services.crm.bus.publish(Unfollowed(ctx.friend.id, "unfollow"))
     ctx.outcome = f"blocked, {cancelled} pending cancelled" if cancelled else "blocked"

@@ -6,6 +6,7 @@ from typing import Any
 
 from bot.handlers import follow
 from bot.handlers.auto_reply import scenario_router
+from bot.handlers.conversations import conversation_router
 from bot.handlers.postback import postback_router
 from bot.handlers.router import Router
 
@@ -13,6 +14,7 @@ from bot.handlers.router import Router
 def build_router(scenario: Any) -> Router:
     root = Router("root")
     root.include(follow.router)
+    root.include(conversation_router())
     root.include(postback_router(scenario))
     root.include(scenario_router(scenario))
     return root

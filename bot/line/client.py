@@ -19,11 +19,17 @@ from linebot.v3.messaging import (
     ApiException,
     AsyncApiClient,
     AsyncMessagingApi,
+    AsyncMessagingApiBlob,
     Configuration,
+    CreateRichMenuAliasRequest,
     Message,
     MulticastRequest,
     PushMessageRequest,
     ReplyMessageRequest,
+    RichMenuBulkLinkRequest,
+    RichMenuBulkUnlinkRequest,
+    RichMenuRequest,
+    UpdateRichMenuAliasRequest,
 )
 from yarl import URL
 
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT_S = 15.0
 DEFAULT_429_PAUSE_S = 1.0
+#: User ids LINE takes in one bulk link or unlink request.
+MAX_BULK_USERS = 500
 
 
 @dataclass
@@ -148,28 +156,49 @@ class LineClient:
         limits: RateLimits | None = None,
     ) -> None:
         self._config = Configuration(access_token=access_token, host=base_url.rstrip("/"))
+        # Rich-menu images live on LINE's api-data host; the SDK sends every call of a client
+        # to its configuration's host, so images get a client of their own.
+        self._data_config = Configuration(
+            access_token=access_token, host=(data_base_url or base_url).rstrip("/")
+        )
         self._timeout = timeout
         self.limits = limits or RateLimits()
         self._client: AsyncApiClient | None = None
         self._api: AsyncMessagingApi | None = None
+        self._data_client: AsyncApiClient | None = None
+        self._blob_api: AsyncMessagingApiBlob | None = None
 
     async def start(self) -> None:
         self._config.proxy = _proxy_for(self._config.host)
         self._client = AsyncApiClient(self._config)
         await _without_per_request_env_lookups(self._client)
         self._api = AsyncMessagingApi(self._client)
+        self._data_config.proxy = _proxy_for(self._data_config.host)
+        self._data_client = AsyncApiClient(self._data_config)
+        await _without_per_request_env_lookups(self._data_client)
+        self._blob_api = AsyncMessagingApiBlob(self._data_client)
 
     async def close(self) -> None:
         if self._client is not None:
             await self._client.close()
             self._client = None
             self._api = None
+        if self._data_client is not None:
+            await self._data_client.close()
+            self._data_client = None
+            self._blob_api = None
 
     @property
     def api(self) -> AsyncMessagingApi:
         if self._api is None:
             raise RuntimeError("LineClient.start() was not awaited")
         return self._api
+
+    @property
+    def blob_api(self) -> AsyncMessagingApiBlob:
+        if self._blob_api is None:
+            raise RuntimeError("LineClient.start() was not awaited")
+        return self._blob_api
 
     async def _call(self, endpoint: str, call: Any) -> Any:
         """Wait for the endpoint's rate limit, make the call, turn errors into LineApiError."""
@@ -248,3 +277,203 @@ class LineClient:
             "status_message": profile.status_message,
             "language": profile.language,
         }
+
+    # --- rich menus ------------------------------------------------------------------------
+    # Bodies and answers are LINE's JSON (camelCase), as in LINE's API reference. Creating and
+    # deleting share the `richmenu` allowance (100 per hour); see bot/line/ratelimit.py.
+
+    async def create_rich_menu(self, body: dict[str, Any]) -> str:
+        """Create a menu from LINE's rich menu object; its id (the image comes separately)."""
+        request = RichMenuRequest.from_dict(body)
+        answer = await self._call(
+            "richmenu",
+            lambda: self.api.create_rich_menu(request, _request_timeout=self._timeout),
+        )
+        return str(answer.rich_menu_id)
+
+    async def validate_rich_menu(self, body: dict[str, Any]) -> None:
+        """Ask LINE whether it would accept `body` (LineApiError with its reasons if not)."""
+        request = RichMenuRequest.from_dict(body)
+        await self._call(
+            "richmenu_other",
+            lambda: self.api.validate_rich_menu_object(request, _request_timeout=self._timeout),
+        )
+
+    async def set_rich_menu_image(self, rich_menu_id: str, data: bytes, content_type: str) -> None:
+        """Upload a menu's image (PNG or JPEG, once per menu: LINE refuses a second one)."""
+        await self._call(
+            "richmenu_other",
+            lambda: self.blob_api.set_rich_menu_image(
+                rich_menu_id,
+                body=data,
+                _headers={"Content-Type": content_type},
+                _request_timeout=self._timeout,
+            ),
+        )
+
+    async def get_rich_menu_image(self, rich_menu_id: str) -> bytes | None:
+        """A menu's image, or None when it has none (or the menu does not exist)."""
+        try:
+            data = await self._call(
+                "richmenu_other",
+                lambda: self.blob_api.get_rich_menu_image(
+                    rich_menu_id, _request_timeout=self._timeout
+                ),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return bytes(data)
+
+    async def get_rich_menu(self, rich_menu_id: str) -> dict[str, Any] | None:
+        """One menu as LINE's rich menu response object, or None if LINE has no such menu."""
+        try:
+            menu = await self._call(
+                "richmenu_other",
+                lambda: self.api.get_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return dict(menu.to_dict())
+
+    async def list_rich_menus(self) -> list[dict[str, Any]]:
+        """Every menu the channel has (made by the Messaging API), as LINE describes them."""
+        answer = await self._call(
+            "richmenu_other",
+            lambda: self.api.get_rich_menu_list(_request_timeout=self._timeout),
+        )
+        return [dict(menu.to_dict()) for menu in answer.richmenus or []]
+
+    async def delete_rich_menu(self, rich_menu_id: str) -> bool:
+        """Delete a menu; False if LINE did not have it."""
+        try:
+            await self._call(
+                "richmenu",
+                lambda: self.api.delete_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def link_rich_menu(self, user_id: str, rich_menu_id: str) -> None:
+        """Show `rich_menu_id` to one friend (over the default menu)."""
+        await self._call(
+            "richmenu_link",
+            lambda: self.api.link_rich_menu_id_to_user(
+                user_id, rich_menu_id, _request_timeout=self._timeout
+            ),
+        )
+
+    async def unlink_rich_menu(self, user_id: str) -> None:
+        """Take a friend's own menu away (they see the default menu again)."""
+        await self._call(
+            "richmenu_link",
+            lambda: self.api.unlink_rich_menu_id_from_user(user_id, _request_timeout=self._timeout),
+        )
+
+    async def get_user_rich_menu(self, user_id: str) -> str | None:
+        """The menu linked to one friend, or None (LINE answers 404 when there is none)."""
+        try:
+            answer = await self._call(
+                "richmenu_other",
+                lambda: self.api.get_rich_menu_id_of_user(user_id, _request_timeout=self._timeout),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(answer.rich_menu_id)
+
+    async def bulk_link_rich_menu(self, rich_menu_id: str, user_ids: list[str]) -> None:
+        """Link a menu to many friends, 500 per request (LINE answers 202 and links them in
+        the background, so a bad user id is not reported)."""
+        for chunk in _chunks(user_ids, MAX_BULK_USERS):
+            request = RichMenuBulkLinkRequest(richMenuId=rich_menu_id, userIds=chunk)
+            await self._call(
+                "richmenu_bulk",
+                lambda request=request: self.api.link_rich_menu_id_to_users(
+                    request, _request_timeout=self._timeout
+                ),
+            )
+
+    async def bulk_unlink_rich_menu(self, user_ids: list[str]) -> None:
+        """Unlink the menus of many friends, 500 per request (202, done in the background)."""
+        for chunk in _chunks(user_ids, MAX_BULK_USERS):
+            request = RichMenuBulkUnlinkRequest(userIds=chunk)
+            await self._call(
+                "richmenu_bulk",
+                lambda request=request: self.api.unlink_rich_menu_id_from_users(
+                    request, _request_timeout=self._timeout
+                ),
+            )
+
+    async def set_default_rich_menu(self, rich_menu_id: str) -> None:
+        """The menu friends without a menu of their own see."""
+        await self._call(
+            "richmenu_other",
+            lambda: self.api.set_default_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+        )
+
+    async def get_default_rich_menu(self) -> str | None:
+        """The default menu's id, or None when there is none."""
+        try:
+            answer = await self._call(
+                "richmenu_other",
+                lambda: self.api.get_default_rich_menu_id(_request_timeout=self._timeout),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        return str(answer.rich_menu_id)
+
+    async def cancel_default_rich_menu(self) -> None:
+        """No default menu any more."""
+        await self._call(
+            "richmenu_other",
+            lambda: self.api.cancel_default_rich_menu(_request_timeout=self._timeout),
+        )
+
+    async def create_rich_menu_alias(self, alias: str, rich_menu_id: str) -> None:
+        request = CreateRichMenuAliasRequest(richMenuAliasId=alias, richMenuId=rich_menu_id)
+        await self._call(
+            "richmenu_other",
+            lambda: self.api.create_rich_menu_alias(request, _request_timeout=self._timeout),
+        )
+
+    async def update_rich_menu_alias(self, alias: str, rich_menu_id: str) -> None:
+        request = UpdateRichMenuAliasRequest(richMenuId=rich_menu_id)
+        await self._call(
+            "richmenu_other",
+            lambda: self.api.update_rich_menu_alias(alias, request, _request_timeout=self._timeout),
+        )
+
+    async def delete_rich_menu_alias(self, alias: str) -> bool:
+        """Delete an alias; False if LINE did not have it."""
+        try:
+            await self._call(
+                "richmenu_other",
+                lambda: self.api.delete_rich_menu_alias(alias, _request_timeout=self._timeout),
+            )
+        except LineApiError as exc:
+            if exc.status == 404:
+                return False
+            raise
+        return True
+
+    async def list_rich_menu_aliases(self) -> dict[str, str]:
+        """Every alias of the channel: alias id → rich menu id."""
+        answer = await self._call(
+            "richmenu_other",
+            lambda: self.api.get_rich_menu_alias_list(_request_timeout=self._timeout),
+        )
+        return {a.rich_menu_alias_id: a.rich_menu_id for a in answer.aliases or []}
+
+
+def _chunks(items: list[str], size: int) -> list[list[str]]:
+    return [items[start : start + size] for start in range(0, len(items), size)]

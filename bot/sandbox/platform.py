@@ -16,6 +16,7 @@ import math
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -52,8 +53,21 @@ RATE_LIMITED = "The API rate limit has been exceeded. Try again later."
 QUOTA_REACHED = "You have reached your monthly limit."
 INTERNAL_ERROR = "Internal server error"
 
+MAX_RAW_BODY = 2 * 1000 * 1000  # LINE answers 413 to a request body above 2 MB
+PAYLOAD_TOO_LARGE = "Payload Too Large"
+
 Result = tuple[int, Any, dict[str, str]]
 Handler = Callable[[web.Request, Any, str], Awaitable[Result]]
+Bind = Callable[..., Callable[[web.Request], Awaitable[web.Response]]]
+
+
+@dataclass(frozen=True)
+class Binary:
+    """A non-JSON answer (a rich-menu image), sent as is with its content type."""
+
+    data: bytes
+    content_type: str
+
 
 STATE_KEY: web.AppKey[SandboxState] = web.AppKey("sandbox_state", SandboxState)
 TOKEN_KEY: web.AppKey[str | None] = web.AppKey("sandbox_expected_token", str)
@@ -70,7 +84,7 @@ class LineError(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-        self.details = details or []
+        self.details = details  # None: no "details" key; [] is sent, as some LINE errors do
         self.headers = headers or {}
 
 
@@ -142,7 +156,21 @@ def _parse(model: Any, body: Any) -> Any:
 _NOT_JSON = object()
 
 
+async def _read_raw(request: web.Request) -> bytes:
+    """The body as bytes, read past aiohttp's own 1 MiB cap up to LINE's 2 MB."""
+    chunks: list[bytes] = []
+    size = 0
+    while chunk := await request.content.read(64 * 1024):
+        size += len(chunk)
+        if size > MAX_RAW_BODY:
+            raise LineError(413, PAYLOAD_TOO_LARGE)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def _decode(raw: bytes) -> Any:
+    if not raw.strip():
+        return None  # endpoints such as rich-menu links take no body
     try:
         return json.loads(raw)
     except ValueError:
@@ -179,14 +207,21 @@ class PlatformHandlers:
             headers["Retry-After"] = str(retry_after)
         raise LineError(429, RATE_LIMITED, headers=headers)
 
-    async def _answer(self, request: web.Request, endpoint: str, handler: Handler) -> web.Response:
-        """Auth, rate limit, injected fault, then the endpoint itself; record the outcome."""
+    async def _answer(
+        self, request: web.Request, endpoint: str, handler: Handler, raw: bool = False
+    ) -> web.Response:
+        """Auth, rate limit, injected fault, then the endpoint itself; record the outcome.
+
+        `raw` endpoints (image uploads) get the body as bytes instead of parsed JSON.
+        """
         request_id = new_request_id()
         body: Any = None
         headers: dict[str, str] = {"x-line-request-id": request_id}
         try:
             self._authorize(request)
-            if request.method == "POST":
+            if raw:
+                body = await _read_raw(request)
+            elif request.method == "POST":
                 body = _decode(await request.read())
             self._check_rate_limit(endpoint)
             fault = self.state.draw_fault(endpoint)
@@ -243,7 +278,7 @@ class PlatformHandlers:
     @staticmethod
     def _error(exc: LineError, headers: dict[str, str]) -> tuple[int, Any]:
         payload: dict[str, Any] = {"message": exc.message}
-        if exc.details:
+        if exc.details is not None:
             payload["details"] = exc.details
         headers.update(exc.headers)
         return exc.status, payload
@@ -260,6 +295,8 @@ class PlatformHandlers:
         route = request.match_info.route.resource
         template = route.canonical if route is not None else request.path
         self.state.call_counts[f"{request.method} {template} {status}"] += 1
+        if isinstance(body, bytes):  # an image: its type and size are what a test looks at
+            body = {"contentType": request.content_type, "size": len(body)}
         self.state.calls.append(
             ApiCall(
                 method=request.method,
@@ -275,6 +312,10 @@ class PlatformHandlers:
                 at=clock.now(),
             )
         )
+        if isinstance(payload, Binary):
+            return web.Response(
+                body=payload.data, status=status, headers=headers, content_type=payload.content_type
+            )
         return web.json_response(payload, status=status, headers=headers)
 
     def _check_recipient(self, user_id: str, prop: str) -> None:
@@ -498,16 +539,19 @@ class PlatformHandlers:
         )
 
     def routes(self, prefix: str) -> list[web.RouteDef]:
+        from bot.sandbox.richmenus import RichMenuHandlers  # it builds on this module
+
         def bind(
-            endpoint: str, handler: Handler
+            endpoint: str, handler: Handler, raw: bool = False
         ) -> Callable[[web.Request], Awaitable[web.Response]]:
             async def route(request: web.Request) -> web.Response:
-                return await self._answer(request, endpoint, handler)
+                return await self._answer(request, endpoint, handler, raw)
 
             return route
 
         api = f"{prefix}/v2/bot"
         return [
+            *RichMenuHandlers(self.state).routes(api, bind),
             web.post(f"{api}/message/reply", bind("reply", self.reply)),
             web.post(f"{api}/message/push", bind("push", self.push)),
             web.post(f"{api}/message/multicast", bind("multicast", self.multicast)),

@@ -9,12 +9,14 @@ from typing import Any
 
 from aiohttp import web
 
+from bot.sandbox.richmenus import SWITCH_SUCCESS, RichMenu
 from bot.sandbox.state import SandboxState, SettingsError, VirtualFriend
 from bot.sandbox.webhooks import WebhookSender
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 MAX_TEXT = 5000
 MAX_POSTBACK_DATA = 300
+MAX_ALIAS_ID = 32
 LONG_POLL_MAX_S = 30.0
 
 
@@ -118,6 +120,53 @@ class SimulatorHandlers:
             friend, data, display if isinstance(display, str) else None, params
         )
         return web.json_response({"ok": status == 200, "webhookStatus": status})
+
+    @staticmethod
+    def _menu_json(menu: RichMenu) -> dict[str, Any]:
+        image = f"/sandbox/api/richmenus/{menu.rich_menu_id}/image"
+        return {**menu.as_json(), "imageUrl": image}
+
+    async def friend_rich_menu(self, request: web.Request) -> web.Response:
+        """The rich menu this friend sees now (a per-user link wins over the default), or null."""
+        menu = self.state.rich_menus.shown_to(self._friend(request).user_id)
+        return web.json_response(None if menu is None else self._menu_json(menu))
+
+    async def switch_rich_menu(self, request: web.Request) -> web.Response:
+        """A `richmenuswitch` tap: LINE links the alias's menu to the friend, then sends the
+        postback with `params.status` (and `newRichMenuAliasId` when it worked)."""
+        friend = self._friend(request)
+        self._require_following(friend)
+        body = await _json_body(request)
+        alias_id, data = body.get("richMenuAliasId"), body.get("data")
+        if not isinstance(alias_id, str) or len(alias_id) > MAX_ALIAS_ID:
+            raise _json_error(400, "richMenuAliasId は32文字以内の文字列で指定してください")
+        if not isinstance(data, str) or len(data) > MAX_POSTBACK_DATA:
+            raise _json_error(400, "data は300文字以内の文字列で指定してください")
+        status = self.state.rich_menus.switch(friend.user_id, alias_id)
+        params = {"newRichMenuAliasId": alias_id} if status == SWITCH_SUCCESS else {}
+        params["status"] = status
+        webhook_status = await self.sender.postback(friend, data, None, params)
+        menu = self.state.rich_menus.shown_to(friend.user_id)
+        return web.json_response(
+            {
+                "ok": webhook_status == 200,
+                "webhookStatus": webhook_status,
+                "status": status,
+                "richMenu": None if menu is None else self._menu_json(menu),
+            }
+        )
+
+    async def rich_menu_image(self, request: web.Request) -> web.Response:
+        menu = self.state.rich_menus.menus.get(request.match_info["rich_menu_id"])
+        if menu is None or menu.image is None or menu.image_type is None:
+            raise _json_error(404, "そのリッチメニューの画像はありません")
+        # A rich menu's image can never be replaced, so browsers may keep it.
+        headers = {"Cache-Control": "private, max-age=86400, immutable"}
+        return web.Response(body=menu.image, content_type=menu.image_type, headers=headers)
+
+    async def rich_menus(self, request: web.Request) -> web.Response:
+        """Every menu, the default, each friend's link and the aliases (tests, debugging)."""
+        return web.json_response(self.state.rich_menus.overview())
 
     async def transcript(self, request: web.Request) -> web.Response:
         """Entries after `after`; with `wait=N` and `count=K`, long-poll for K bot messages."""
@@ -224,8 +273,11 @@ class SimulatorHandlers:
                     continue
                 if not event:  # the server is shutting down
                     break
-                data = json.dumps(event, ensure_ascii=False)
-                await response.write(f"event: entry\ndata: {data}\n\n".encode())
+                kind = event.get("event", "entry")
+                data = json.dumps(
+                    {k: v for k, v in event.items() if k != "event"}, ensure_ascii=False
+                )
+                await response.write(f"event: {kind}\ndata: {data}\n\n".encode())
         except (ConnectionResetError, asyncio.CancelledError):
             pass
         finally:
@@ -245,6 +297,10 @@ class SimulatorHandlers:
             web.post(f"{api}/friends/{{user_id}}/messages", self.send_text),
             web.post(f"{api}/friends/{{user_id}}/postbacks", self.send_postback),
             web.get(f"{api}/friends/{{user_id}}/transcript", self.transcript),
+            web.get(f"{api}/friends/{{user_id}}/richmenu", self.friend_rich_menu),
+            web.post(f"{api}/friends/{{user_id}}/richmenu/switch", self.switch_rich_menu),
+            web.get(f"{api}/richmenus", self.rich_menus),
+            web.get(f"{api}/richmenus/{{rich_menu_id}}/image", self.rich_menu_image),
             web.post(f"{api}/webhooks/{{event_id}}/redeliver", self.redeliver),
             web.post(f"{api}/friends/{{user_id}}/reply-tokens", self.reply_tokens),
             web.get(f"{api}/calls", self.calls),

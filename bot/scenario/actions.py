@@ -118,6 +118,68 @@ class NotifyAdmins(_Model):
     notify_admins: Annotated[str, Field(min_length=1, max_length=5000)]
 
 
+class StartSurvey(_Model):
+    """Start a survey in chat (or resume it where the friend left off)."""
+
+    start_survey: Annotated[str, Field(min_length=1)]
+
+
+def _rally_shorthand(value: object) -> object:
+    """`add_stamp: 来店` is as natural as `add_stamp: {rally: 来店}`."""
+    return {"rally": value} if isinstance(value, str) else value
+
+
+class StampSpec(_Model):
+    """Which stamp rally, and optionally a key that makes this stamp count once."""
+
+    rally: Annotated[str, Field(min_length=1)]
+    """A rally declared under `stamp_rallies`."""
+    once: Annotated[str, Field(min_length=1, max_length=100)] | None = None
+    """This stamp counts at most once per friend (e.g. visit-2024-04); without it, each time
+    the action runs for a new event counts."""
+
+
+class AddStamp(_Model):
+    """Put a stamp on the friend's card; the goal brings the rally's present once."""
+
+    add_stamp: Annotated[StampSpec, BeforeValidator(_rally_shorthand)]
+
+
+class ShowStampCard(_Model):
+    """Send the friend their stamp card (stamps so far, the goal, what is left)."""
+
+    show_stamp_card: Annotated[str, Field(min_length=1)]
+
+
+class LessonRef(_Model):
+    """A lesson of a course."""
+
+    course: Annotated[str, Field(min_length=1)]
+    """A course declared under `courses`."""
+    lesson: Annotated[str, BeforeValidator(lambda v: str(v) if isinstance(v, int) else v)]
+    """The lesson's key in that course."""
+
+
+class LessonDelivered(_Model):
+    """Record that the friend received a lesson (a step's `do`), for the history page."""
+
+    lesson_delivered: LessonRef
+
+
+class LessonWatched(_Model):
+    """Mark a lesson watched (a 視聴しました button): counted once, with the course's
+    `on_watched` actions the first time."""
+
+    lesson_watched: LessonRef
+
+
+class SwitchMenu(_Model):
+    """Show the friend another rich menu (only when the scenario has no `menu_rules`, which
+    otherwise decide every friend's menu)."""
+
+    switch_menu: Annotated[str, Field(min_length=1)]
+
+
 _ACTIONS: dict[str, type[_Model]] = {
     "add_tag": AddTag,
     "remove_tag": RemoveTag,
@@ -129,6 +191,12 @@ _ACTIONS: dict[str, type[_Model]] = {
     "start_steps": StartSteps,
     "stop_steps": StopSteps,
     "notify_admins": NotifyAdmins,
+    "start_survey": StartSurvey,
+    "add_stamp": AddStamp,
+    "show_stamp_card": ShowStampCard,
+    "lesson_delivered": LessonDelivered,
+    "lesson_watched": LessonWatched,
+    "switch_menu": SwitchMenu,
 }
 ACTION_NAMES = ", ".join(_ACTIONS)
 
@@ -177,7 +245,13 @@ Action = Annotated[
     | Annotated[Send, Tag("action:send")]
     | Annotated[StartSteps, Tag("action:start_steps")]
     | Annotated[StopSteps, Tag("action:stop_steps")]
-    | Annotated[NotifyAdmins, Tag("action:notify_admins")],
+    | Annotated[NotifyAdmins, Tag("action:notify_admins")]
+    | Annotated[StartSurvey, Tag("action:start_survey")]
+    | Annotated[AddStamp, Tag("action:add_stamp")]
+    | Annotated[ShowStampCard, Tag("action:show_stamp_card")]
+    | Annotated[LessonDelivered, Tag("action:lesson_delivered")]
+    | Annotated[LessonWatched, Tag("action:lesson_watched")]
+    | Annotated[SwitchMenu, Tag("action:switch_menu")],
     Discriminator(_pick_action),
     BeforeValidator(_action_shape),
 ]

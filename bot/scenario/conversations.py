@@ -9,10 +9,13 @@ that step scenarios deliver and friends mark watched.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Annotated, Literal
 
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
+
+from bot.clock import parse_duration
 
 from .actions import ActionList, TagNames
 from .crm import Duration
@@ -127,6 +130,9 @@ class SurveyReminder(_Model):
     """How long after the last question was asked (e.g. 24h)."""
     messages: MessageList | None = None
     """What is sent (default: a reminder that repeats the pending question)."""
+
+    def offset(self) -> timedelta:
+        return parse_duration(self.after)
 
 
 class Survey(_Model):

@@ -8,12 +8,29 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .actions import AddScore, AddTag, RemoveTag, SetField, StartSteps, StopSteps
+from .actions import (
+    AddScore,
+    AddStamp,
+    AddTag,
+    LessonDelivered,
+    LessonWatched,
+    RemoveTag,
+    SetField,
+    ShowStampCard,
+    StartSteps,
+    StartSurvey,
+    StopSteps,
+    SwitchMenu,
+)
 from .document import Scenario
+from .forms import check_forms
+from .richmenus import check_rich_menus
 from .rules import (
     FieldChangedTrigger,
+    FormSubmittedTrigger,
     LinkClickedTrigger,
     ScoreChangedTrigger,
+    SurveyCompletedTrigger,
     TagAddedTrigger,
     TagAgeTrigger,
     TagRemovedTrigger,
@@ -102,8 +119,95 @@ def check_references(scenario: Scenario) -> list[tuple[str, str]]:
                 (f"{path}.data", "postback data starting with 'sb:' is reserved for `do` buttons")
             )
 
+    problems += _screen_references(scenario)
     problems += _rule_cycles(scenario)
     problems += _segment_problems(scenario)
+    problems += check_rich_menus(scenario)
+    problems += check_forms(scenario)
+    return problems
+
+
+def _screen_references(scenario: Scenario) -> list[tuple[str, str]]:
+    """Surveys, stamp rallies, courses, forms and menus named anywhere must exist; survey
+    answers and tags must fit the declared fields and tags."""
+    problems: list[tuple[str, str]] = []
+    tags = set(scenario.tag_folders)
+    for loc, model in walk(scenario):
+        path = dotted(loc)
+        if isinstance(model, StartSurvey) and model.start_survey not in scenario.surveys:
+            problems.append(
+                (f"{path}.start_survey", _known("survey", model.start_survey, scenario.surveys))
+            )
+        elif isinstance(model, SurveyCompletedTrigger) and (
+            model.survey_completed not in scenario.surveys
+        ):
+            name = model.survey_completed
+            problems.append((f"{path}.survey_completed", _known("survey", name, scenario.surveys)))
+        elif isinstance(model, FormSubmittedTrigger) and model.form_submitted not in scenario.forms:
+            name = model.form_submitted
+            problems.append((f"{path}.form_submitted", _known("form", name, scenario.forms)))
+        elif isinstance(model, AddStamp | ShowStampCard):
+            rally = model.add_stamp.rally if isinstance(model, AddStamp) else model.show_stamp_card
+            key = "add_stamp" if isinstance(model, AddStamp) else "show_stamp_card"
+            if rally not in scenario.stamp_rallies:
+                problems.append(
+                    (f"{path}.{key}", _known("stamp rally", rally, scenario.stamp_rallies))
+                )
+        elif isinstance(model, LessonDelivered | LessonWatched):
+            ref = (
+                model.lesson_delivered
+                if isinstance(model, LessonDelivered)
+                else model.lesson_watched
+            )
+            key = "lesson_delivered" if isinstance(model, LessonDelivered) else "lesson_watched"
+            course = scenario.courses.get(ref.course)
+            if course is None:
+                problems.append(
+                    (f"{path}.{key}.course", _known("course", ref.course, scenario.courses))
+                )
+            elif course.lesson(ref.lesson) is None:
+                keys = [lesson.key for lesson in course.lessons]
+                problems.append((f"{path}.{key}.lesson", _known("lesson", ref.lesson, keys)))
+        elif isinstance(model, SwitchMenu):
+            if model.switch_menu not in scenario.rich_menus:
+                problems.append(
+                    (
+                        f"{path}.switch_menu",
+                        _known("rich menu", model.switch_menu, scenario.rich_menus),
+                    )
+                )
+            elif scenario.menu_rules:
+                problems.append(
+                    (
+                        f"{path}.switch_menu",
+                        "menu_rules decide every friend's menu: give a tag or field that a "
+                        "menu rule tests instead of switching directly",
+                    )
+                )
+    for name, survey in scenario.surveys.items():
+        for index, question in enumerate(survey.questions):
+            at = f"surveys.{name}.questions[{index}]"
+            if question.field is not None and question.field not in scenario.fields:
+                problems.append((f"{at}.field", _known("field", question.field, scenario.fields)))
+            for number, choice in enumerate(question.choices):
+                problems += [
+                    (f"{at}.choices[{number}].tags", _known("tag", tag, tags))
+                    for tag in choice.tags or []
+                    if tag not in tags
+                ]
+    last = len(scenario.menu_rules) - 1
+    for index, rule in enumerate(scenario.menu_rules):
+        if rule.menu not in scenario.rich_menus:
+            problems.append(
+                (f"menu_rules[{index}].menu", _known("rich menu", rule.menu, scenario.rich_menus))
+            )
+        if rule.if_ is None and index != last:
+            problems.append(
+                (
+                    f"menu_rules[{index}]",
+                    "a rule without `if` matches everyone: it must be the last (the default)",
+                )
+            )
     return problems
 
 

@@ -42,8 +42,10 @@ TEMPLATE_NAMES = ("friend", "now")
 
 #: Names only some messages may use, by where the messages sit: their senders provide them.
 #: A message directly in such a list gets them, not one sent later by a button inside it.
+#: `*` stands for any name (e.g. any stamp rally).
 EXTRA_TEMPLATE_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("points", "expiry_notice", "messages"): ("expiring",),
+    ("stamp_rallies", "*", "stamped"): ("stamps", "goal"),
 }
 
 #: Keys whose values are LINE's vocabulary, never text for people; they are not rendered.
@@ -265,7 +267,9 @@ def render_messages(
 def template_names_at(loc: tuple[str | int, ...]) -> tuple[str, ...]:
     """The names a message at `loc` (as `Scenario.iter_messages` gives it) may use."""
     for where, extra in EXTRA_TEMPLATE_NAMES.items():
-        if len(loc) == len(where) + 1 and loc[: len(where)] == where:
+        if len(loc) == len(where) + 1 and all(
+            want in ("*", got) for want, got in zip(where, loc, strict=False)
+        ):
             return (*TEMPLATE_NAMES, *extra)
     return TEMPLATE_NAMES
 
@@ -324,6 +328,10 @@ def check_templates(scenario: "Scenario", filename: str = "scenario") -> list[Sc
         issues.extend(_issues_in(data, loc, filename, template_names_at(loc)))
     for loc, text in scenario.iter_admin_notices():
         issues.extend(_issues_in(text, loc, filename))
+    for name, survey in scenario.surveys.items():
+        for index, question in enumerate(survey.questions):
+            loc = ("surveys", name, "questions", index, "text")
+            issues.extend(_issues_in(question.text, loc, filename))
     return issues
 
 

@@ -740,8 +740,17 @@ class AutoReply(_Model):
     name: str | None = None
     """A label for logs and the admin screen."""
     match: Match
-    messages: MessageList
+    messages: MessageList | None = None
     """1 to 5 messages sent as the reply."""
+    do: "ActionList | None" = None
+    """Actions run after the reply, e.g. `start_survey: 好み調査`, `add_stamp: 来店`,
+    `show_stamp_card: 来店` (give `messages`, `do`, or both)."""
+
+    @model_validator(mode="after")
+    def _says_or_does(self) -> "AutoReply":
+        if self.messages is None and self.do is None:
+            raise _issue("auto_reply", "must have messages, do, or both")
+        return self
 
     def matches(self, text: str) -> bool:
         """Whether this auto-reply answers `text`."""

@@ -19,6 +19,9 @@
   const API_BASE = document.currentScript
     ? new URL("../api/", SCRIPT_URL)
     : new URL("/sandbox/api/", location.href);
+  // The server's root (LIFF pages live at <root>/liff/...), the same way below a prefix.
+  const APP_ROOT = new URL("../../", API_BASE);
+  const LIFF_HOST = "liff.line.me";
 
   const STORAGE_KEY = "stepbot.sandbox.friend";
   const RECONNECT_DELAY_MS = 3000;
@@ -46,6 +49,13 @@
     noticeTimer: 0,
     stream: null,
     streamRetryTimer: 0,
+    /** the rich menu the current friend sees (the API's JSON), or null */
+    richMenu: null,
+    /** id of the menu drawn now; a different one starts open or closed by its `selected` */
+    richMenuShownId: null,
+    richMenuOpen: false,
+    richMenuToken: 0,
+    richMenuReloadTimer: 0,
   };
 
   const $ = (id) => document.getElementById(id);
@@ -72,6 +82,14 @@
     pickerLabel: $("picker-label"),
     pickerInput: $("picker-input"),
     pickerCancel: $("picker-cancel"),
+    richMenu: $("richmenu"),
+    richMenuToggle: $("richmenu-toggle"),
+    richMenuBarText: $("richmenu-bar-text"),
+    richMenuPanel: $("richmenu-panel"),
+    liffDialog: $("liff-dialog"),
+    liffFrame: $("liff-frame"),
+    liffError: $("liff-error"),
+    liffClose: $("liff-close"),
   };
 
   // ---------------------------------------------------------------------------
@@ -303,6 +321,7 @@
     ui.composerInput.disabled = !enabled;
     ui.sendButton.disabled = !enabled;
     ui.composer.dataset.enabled = enabled ? "true" : "false";
+    renderRichMenu();
     ui.composerHint.hidden = enabled;
     ui.composerHint.textContent = friend ? "友だち追加すると話せます" : "友だちを選ぶか作成すると話せます";
     renderQuickReplies();
@@ -310,6 +329,7 @@
 
   async function selectFriend(userId) {
     state.currentId = userId || null;
+    state.richMenu = null; // the new friend's menu is loaded below
     try {
       if (userId) localStorage.setItem(STORAGE_KEY, userId);
     } catch {
@@ -319,6 +339,7 @@
     renderFriendSelect();
     renderFriendState();
     rebuildChat();
+    loadRichMenu();
     if (userId) await loadTranscript();
   }
 
@@ -356,7 +377,7 @@
       renderFriendState();
       renderFriendSelect();
       reportWebhook(result);
-      await Promise.allSettled([loadFriends(), loadTranscript()]);
+      await Promise.allSettled([loadFriends(), loadTranscript(), loadRichMenu()]);
     } catch (err) {
       showNotice(describeError(err, follow ? "友だち追加" : "ブロック"), "error");
       renderFriendState();
@@ -447,6 +468,18 @@
       }
       handleStreamEntry(payload);
     });
+    source.addEventListener("richmenu", (event) => {
+      let payload;
+      try {
+        payload = JSON.parse(event.data);
+      } catch {
+        return;
+      }
+      // userId null: a change that may concern anyone (default menu, bulk link, deletion).
+      if (isObject(payload) && (!payload.userId || payload.userId === state.currentId)) {
+        scheduleRichMenuReload();
+      }
+    });
     source.addEventListener("error", () => {
       if (source.readyState === EventSource.CLOSED) {
         // The browser gave up (e.g. a non-stream response); retry ourselves.
@@ -462,7 +495,7 @@
 
   function resync() {
     loadFriends()
-      .then(() => (state.currentId ? loadTranscript() : selectInitialFriend()))
+      .then(() => (state.currentId ? Promise.all([loadTranscript(), loadRichMenu()]) : selectInitialFriend()))
       .catch(() => {
         /* shown by the next user action */
       });
@@ -705,7 +738,14 @@
       const href = safeLinkUrl(match[0]);
       if (!href) continue;
       if (match.index > last) parent.append(text.slice(last, match.index));
-      parent.append(h("a", { href, target: "_blank", rel: "noopener noreferrer", text: match[0] }));
+      const link = h("a", { href, target: "_blank", rel: "noopener noreferrer", text: match[0] });
+      if (liffTarget(href)) {
+        link.addEventListener("click", (event) => {
+          event.preventDefault();
+          openLiff(liffTarget(href));
+        });
+      }
+      parent.append(link);
       last = match.index + match[0].length;
     }
     if (last < text.length) parent.append(text.slice(last));
@@ -1329,7 +1369,7 @@
     const a = isObject(action) ? action : {};
     const text = label === undefined ? actionLabel(a) : label;
     let el;
-    const href = a.type === "uri" ? safeLinkUrl(a.uri) : null;
+    const href = a.type === "uri" && !liffTarget(a.uri) ? safeLinkUrl(a.uri) : null;
     if (href) {
       el = h("a", { class: `action ${className}`, href, target: "_blank", rel: "noopener noreferrer" });
       el.addEventListener("click", (event) => event.stopPropagation());
@@ -1384,13 +1424,12 @@
         return sendPostback({ data: asString(action.data), displayText: displayText || undefined });
       }
       case "richmenuswitch":
-        return sendPostback({
-          data: asString(action.data),
-          params: { newRichMenuAliasId: asString(action.richMenuAliasId), status: "SUCCESS" },
-        });
+        return switchRichMenu(action);
       case "datetimepicker":
         return pickDateTime(action);
       case "uri": {
+        const liff = liffTarget(action.uri);
+        if (liff) return openLiff(liff);
         const href = safeLinkUrl(action.uri);
         if (!href) {
           showNotice("このリンクは開けません（URL が不正です）。", "error");
@@ -1536,6 +1575,221 @@
       return false;
     }
   }
+
+  // ---------------------------------------------------------------------------
+  // Rich menu
+  // ---------------------------------------------------------------------------
+
+  async function loadRichMenu() {
+    const userId = state.currentId;
+    const token = ++state.richMenuToken;
+    let menu = null;
+    if (userId) {
+      try {
+        const data = await api(friendPath(userId, "richmenu"));
+        menu = typeof data.richMenuId === "string" ? data : null;
+      } catch (err) {
+        if (token === state.richMenuToken) showNotice(describeError(err, "リッチメニューを取得"), "error");
+        return;
+      }
+    }
+    // A newer request, or another friend chosen meanwhile, wins over this answer.
+    if (token !== state.richMenuToken || userId !== state.currentId) return;
+    state.richMenu = menu;
+    renderRichMenu();
+  }
+
+  function scheduleRichMenuReload() {
+    clearTimeout(state.richMenuReloadTimer);
+    state.richMenuReloadTimer = setTimeout(() => {
+      loadRichMenu();
+    }, 50);
+  }
+
+  /** What the area's button is called: its label, else what tapping it says or does. */
+  function richMenuAreaName(action) {
+    if (!isObject(action)) return "アクション";
+    if (typeof action.label === "string" && action.label) return action.label;
+    if (action.type === "message" && action.text) return asString(action.text);
+    if (action.type === "postback" && (action.displayText || action.text)) {
+      return asString(action.displayText || action.text);
+    }
+    if (action.type === "richmenuswitch") return "メニューを切り替える";
+    return actionLabel(action);
+  }
+
+  function renderRichMenu({ keepOpen = false } = {}) {
+    const friend = currentFriend();
+    const menu = friend && friend.following ? state.richMenu : null;
+    ui.richMenu.hidden = !menu;
+    if (!menu) {
+      state.richMenuShownId = null;
+      ui.richMenuPanel.textContent = "";
+      delete ui.richMenu.dataset.richMenuId;
+      return;
+    }
+    ui.richMenuBarText.textContent = asString(menu.chatBarText) || "メニュー";
+    if (menu.richMenuId !== state.richMenuShownId) {
+      if (!keepOpen) state.richMenuOpen = menu.selected === true;
+      state.richMenuShownId = menu.richMenuId;
+      ui.richMenu.dataset.richMenuId = menu.richMenuId;
+      ui.richMenuPanel.textContent = "";
+      ui.richMenuPanel.append(richMenuFrame(menu));
+    }
+    setRichMenuOpen(state.richMenuOpen);
+  }
+
+  function richMenuFrame(menu) {
+    const size = isObject(menu.size) ? menu.size : {};
+    const width = Number(size.width) > 0 ? Number(size.width) : 2500;
+    const height = Number(size.height) > 0 ? Number(size.height) : 843;
+    const frame = h("div", { class: "richmenu-frame", style: { aspectRatio: `${width} / ${height}` } });
+    const src = new URL(`richmenus/${encodeURIComponent(menu.richMenuId)}/image`, API_BASE).href;
+    frame.append(
+      h("img", {
+        class: "richmenu-image",
+        "data-testid": "richmenu-image",
+        src,
+        alt: `リッチメニュー「${asString(menu.chatBarText)}」`,
+        draggable: "false",
+      }),
+    );
+    for (const area of asArray(menu.areas)) {
+      if (!isObject(area) || !isObject(area.bounds) || !isObject(area.action)) continue;
+      const { bounds, action } = area;
+      const name = richMenuAreaName(action);
+      const button = h("button", {
+        type: "button",
+        class: "richmenu-area",
+        "data-testid": "richmenu-area",
+        "aria-label": name,
+        title: name,
+        dataset: { actionType: asString(action.type) },
+        style: {
+          left: `${(Number(bounds.x) / width) * 100}%`,
+          top: `${(Number(bounds.y) / height) * 100}%`,
+          width: `${(Number(bounds.width) / width) * 100}%`,
+          height: `${(Number(bounds.height) / height) * 100}%`,
+        },
+      });
+      button.addEventListener("click", () => tapRichMenuArea(action));
+      frame.append(button);
+    }
+    return frame;
+  }
+
+  function setRichMenuOpen(open) {
+    state.richMenuOpen = open;
+    ui.richMenuPanel.hidden = !open;
+    ui.richMenuToggle.setAttribute("aria-expanded", open ? "true" : "false");
+    ui.richMenu.dataset.open = open ? "true" : "false";
+    if (open && state.stickToBottom) scrollToBottom();
+  }
+
+  ui.richMenuToggle.addEventListener("click", () => setRichMenuOpen(!state.richMenuOpen));
+
+  /** A tap on an area does what LINE does with the action. */
+  function tapRichMenuArea(action) {
+    if (action.type === "postback") {
+      if (action.inputOption === "closeRichMenu") setRichMenuOpen(false);
+      else if (action.inputOption === "openRichMenu") setRichMenuOpen(true);
+    }
+    return performAction(action);
+  }
+
+  /** LINE links the alias's menu to the friend, then sends the postback with its status. */
+  async function switchRichMenu(action) {
+    const friend = requireFollowing();
+    if (!friend) return false;
+    const body = { richMenuAliasId: asString(action.richMenuAliasId), data: asString(action.data) };
+    return enqueue(async () => {
+      try {
+        const result = await api(friendPath(friend.userId, "richmenu/switch"), { method: "POST", body });
+        reportWebhook(result);
+        if (result.status !== "SUCCESS") {
+          showNotice(`リッチメニューを切り替えられませんでした（${asString(result.status)}）。`, "error");
+        }
+        if (friend.userId === state.currentId) {
+          state.richMenuToken++; // an older load must not undo the switch
+          state.richMenu = isObject(result.richMenu) ? result.richMenu : null;
+          renderRichMenu({ keepOpen: true });
+          await loadTranscript();
+        }
+        return true;
+      } catch (err) {
+        showNotice(describeError(err, "リッチメニューを切り替え"), "error");
+        return false;
+      }
+    });
+  }
+
+  // ---------------------------------------------------------------------------
+  // LIFF
+  // ---------------------------------------------------------------------------
+
+  /** The sandbox page for a LIFF URL (host liff.line.me, path /{liffId}/{path}), or null. */
+  function liffTarget(raw) {
+    if (typeof raw !== "string") return null;
+    let url;
+    try {
+      url = new URL(raw.trim());
+    } catch {
+      return null;
+    }
+    if (url.protocol !== "https:" || url.hostname !== LIFF_HOST) return null;
+    const match = /^\/[^/]+\/?(.*)$/.exec(url.pathname);
+    if (!match) return null;
+    return new URL(`liff/${match[1]}${url.search}`, APP_ROOT);
+  }
+
+  /** Open a LIFF page in a phone-sized overlay, signed in as the current friend. */
+  async function openLiff(target) {
+    const friend = currentFriend();
+    if (!friend) {
+      showNotice("先に友だちを選ぶか作成してください。");
+      return false;
+    }
+    const dialog = ui.liffDialog;
+    ui.liffError.hidden = true;
+    ui.liffError.textContent = "";
+    ui.liffFrame.hidden = true;
+    ui.liffFrame.removeAttribute("src");
+    dialog.dataset.state = "loading";
+    if (!dialog.open) {
+      if (typeof dialog.showModal === "function") dialog.showModal();
+      else dialog.setAttribute("open", "");
+    }
+    try {
+      const data = await api("liff/token", { method: "POST", body: { userId: friend.userId } });
+      if (typeof data.idToken !== "string" || !data.idToken) {
+        throw new ApiError(500, "ID トークンが返されませんでした");
+      }
+      const page = new URL(target.href);
+      page.hash = `sandbox_id_token=${encodeURIComponent(data.idToken)}`;
+      ui.liffFrame.src = page.href;
+      ui.liffFrame.hidden = false;
+      dialog.dataset.state = "open";
+      return true;
+    } catch (err) {
+      ui.liffError.textContent = describeError(err, "LIFF アプリを開く準備（ID トークンの取得）が");
+      ui.liffError.hidden = false;
+      dialog.dataset.state = "error";
+      return false;
+    }
+  }
+
+  function closeLiff() {
+    const dialog = ui.liffDialog;
+    if (dialog.open && typeof dialog.close === "function") dialog.close();
+    else dialog.removeAttribute("open");
+  }
+
+  ui.liffClose.addEventListener("click", closeLiff);
+  ui.liffDialog.addEventListener("close", () => {
+    ui.liffFrame.removeAttribute("src");
+    ui.liffFrame.hidden = true;
+    delete ui.liffDialog.dataset.state;
+  });
 
   // ---------------------------------------------------------------------------
   // Quick replies
