@@ -23,7 +23,7 @@ from bot.config import ConfigError, Settings
 from bot.crm.tags import current_tags
 from bot.db.models import FormSubmission, LessonProgress
 from bot.scenario import ScenarioError, parse_scenario
-from bot.scenario.forms import check_forms, form_url, lessons_url, liff_url
+from bot.scenario.forms import form_url, lessons_url, liff_url
 from bot.services import Services
 from liff.idtoken import IdTokenVerifier, Rejected, Verified, VerifierUnavailable
 from liff.pages import Pages
@@ -643,8 +643,9 @@ forms:
       - {name: c, label: C, field: ない}
       - {name: d, label: D, type: select, options: [{label: x, tags: ないタグ}]}
 """
-    scenario = parse_scenario(text, "forms.yaml")
-    assert check_forms(scenario) == [
+    with pytest.raises(ScenarioError) as caught:
+        parse_scenario(text, "forms.yaml")
+    assert [(issue.path, issue.message) for issue in caught.value.issues] == [
         (
             "forms.f.fields[0].field",
             "a text input cannot fill the number field '年齢' (use one of: number)",

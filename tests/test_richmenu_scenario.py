@@ -345,3 +345,20 @@ def test_the_json_schema_documents_rich_menus() -> None:
         "stamp_card",
     }
     assert "2500×1686" in menu["properties"]["size"]["description"]
+
+
+def test_loading_a_file_checks_image_files_next_to_it(tmp_path: Path) -> None:
+    from bot.scenario import ScenarioError, load_scenario
+
+    path = tmp_path / "scenario.yaml"
+    path.write_text(
+        "version: 1\nrich_menus:\n  main:\n    image: menus/none.png\n"
+        "    areas: [{bounds: {x: 0, y: 0, width: 100, height: 100},"
+        " action: {type: message, text: hi}}]\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    (issue,) = caught.value.issues
+    assert issue.file == str(path) and issue.path == "rich_menus.main.image"
+    assert "menus/none.png: file not found" in issue.message

@@ -15,6 +15,7 @@ from .document import Scenario
 from .errors import ScenarioError, ScenarioIssue, issues_from_validation_error
 from .references import check_references
 from .render import check_templates, check_templates_in_data
+from .richmenus import check_rich_menu_files
 
 JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -163,7 +164,12 @@ def load_scenario(path: str | Path) -> Scenario:
     except OSError as exc:
         reason = exc.strerror or str(exc)
         raise ScenarioError([ScenarioIssue(filename, "", f"cannot be read: {reason}")]) from None
-    return parse_scenario(text, filename)
+    scenario = parse_scenario(text, filename)
+    # Image files are relative to the scenario file, known only here (not for text alone).
+    missing = check_rich_menu_files(scenario, Path(path).parent)
+    if missing:
+        raise ScenarioError([ScenarioIssue(filename, where, msg) for where, msg in missing])
+    return scenario
 
 
 def scenario_json_schema() -> dict[str, Any]:

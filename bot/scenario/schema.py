@@ -239,11 +239,13 @@ class PostbackAction(_Action):
 
     @model_validator(mode="after")
     def _data_or_do(self) -> "PostbackAction":
+        from .actions import action_token
+
+        if self.do is not None and self.data == action_token(self.do):
+            return self  # validated before (a model that embeds this one rebuilt it)
         if (self.data is None) == (self.do is None):
             raise _issue("postback_data", "must have exactly one of: data, do")
         if self.do is not None:
-            from .actions import action_token
-
             self.data = action_token(self.do)
         return self
 
