@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -24,7 +25,7 @@ from bot.line.client import LineClient
 from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
 from bot.redirect import follow_link
-from bot.richmenus.lifecycle import keep_trying
+from bot.richmenus.lifecycle import bring_up, keep_trying
 from bot.scenario import Scenario, load_scenario
 from bot.services import Services
 from bot.webhook import callback
@@ -100,15 +101,15 @@ async def _menus_ctx(app: web.Application) -> AsyncIterator[None]:
     services = app[SERVICES]
     task: asyncio.Task[None] | None = None
     if services.scenario.rich_menus:
-        task = asyncio.create_task(
-            keep_trying(
-                services.scenario,
-                services.line,
-                services.menus,
-                folder=services.settings.scenario_path.parent,
-                liff_id=services.settings.liff_id,
-            )
+        attempt = functools.partial(
+            bring_up,
+            services.scenario,
+            services.line,
+            services.menus,
+            folder=services.settings.scenario_path.parent,
+            liff_id=services.settings.liff_id,
         )
+        task = asyncio.create_task(keep_trying(attempt, services.menus.ready))
     else:
         services.menus.ready.set()
     yield

@@ -13,8 +13,8 @@ import re
 from dataclasses import dataclass
 
 import aiohttp
-from aiohttp.helpers import get_env_proxy_for_url
-from yarl import URL
+
+from bot.line.client import proxy_for
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +47,6 @@ class VerifierUnavailable(Exception):
     """LINE could not be asked (network, timeout, 5xx): the token may well be fine."""
 
 
-def _proxy_for(url: str) -> str | None:
-    """The proxy the environment names for the verify host, looked up once at start."""
-    try:
-        proxy, _ = get_env_proxy_for_url(URL(url))
-    except LookupError:
-        return None
-    return str(proxy)
-
-
 class IdTokenVerifier:
     """Asks LINE Login's verify endpoint about ID tokens, with one HTTP session for the app."""
 
@@ -69,7 +60,7 @@ class IdTokenVerifier:
         self._proxy: str | None = None
 
     async def start(self) -> None:
-        self._proxy = _proxy_for(self.verify_url)
+        self._proxy = proxy_for(self.verify_url)
         self._session = aiohttp.ClientSession(timeout=self._timeout, trust_env=False)
 
     async def close(self) -> None:

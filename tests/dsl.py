@@ -102,6 +102,11 @@ class SandboxDriver:
         data = await self.post("/sandbox/api/friends", {"displayName": name})
         return FriendDriver(self, data)
 
+    async def id_token(self, user_id: str, **claims: str) -> str:
+        """An ID token the sandbox's LIFF side issues for a virtual friend (as LIFF would)."""
+        data = await self.post("/sandbox/api/liff/token", {"userId": user_id, **claims}, expect=200)
+        return str(data["idToken"])
+
     async def calls(self, path_suffix: str = "") -> list[dict[str, Any]]:
         data = await self.get("/sandbox/api/calls")
         return [c for c in data["calls"] if c["path"].endswith(path_suffix)]
@@ -136,6 +141,21 @@ def quick_reply_data(message: dict[str, Any], label: str) -> tuple[str, str | No
         action = item["action"]
         if action.get("label") == label:
             return action["data"], action.get("displayText")
+    raise AssertionError(f"no quick reply labelled {label!r} in {message!r}")
+
+
+def quick_reply_labels(message: dict[str, Any]) -> list[str]:
+    """The labels of a message's quick-reply buttons, in order (none: [])."""
+    return [item["action"]["label"] for item in message.get("quickReply", {}).get("items", [])]
+
+
+def quick_reply_text(message: dict[str, Any], label: str) -> str:
+    """What tapping a quick reply that sends its label (a `message` action) says."""
+    for item in message["quickReply"]["items"]:
+        action = item["action"]
+        if action["label"] == label:
+            assert action["type"] == "message", f"{label!r} is a {action['type']} button"
+            return str(action["text"])
     raise AssertionError(f"no quick reply labelled {label!r} in {message!r}")
 
 

@@ -13,6 +13,7 @@ from tests.dsl import (
     SandboxDriver,
     button_data,
     joined,
+    quick_reply_text,
     start_at,
 )
 
@@ -30,14 +31,6 @@ async def answer_survey(friend: FriendDriver) -> dict:
     await friend.say(quick_reply_text(q3, "はい"))
     (thanks,) = await friend.received(1)
     return thanks
-
-
-def quick_reply_text(message: dict, label: str) -> str:
-    """What tapping a quick reply that sends its label says."""
-    for item in message["quickReply"]["items"]:
-        if item["action"]["label"] == label:
-            return str(item["action"]["text"])
-    raise AssertionError(f"no quick reply {label!r} in {message!r}")
 
 
 async def test_survey_gives_100_points_once(scenario_app: tuple[SandboxDriver, Services]) -> None:

@@ -114,11 +114,7 @@ def api_path(kind: str, name: str) -> str:
 
 
 async def token_for(sandbox: SandboxDriver, friend: FriendDriver, **extra: str) -> str:
-    data = await sandbox.post(
-        "/sandbox/api/liff/token", {"userId": friend.user_id, **extra}, expect=200
-    )
-    assert data["expiresIn"] == 3600
-    return str(data["idToken"])
+    return await sandbox.id_token(friend.user_id, **extra)
 
 
 async def call(
@@ -356,6 +352,9 @@ async def test_the_sandbox_verifies_id_tokens_as_line_does(scenario_app: App) ->
 
 async def test_tokens_are_only_issued_for_virtual_friends(scenario_app: App) -> None:
     sandbox, _ = scenario_app
+    friend, _ = await joined(sandbox, "トークン太郎")
+    issued = await sandbox.post("/sandbox/api/liff/token", {"userId": friend.user_id}, expect=200)
+    assert issued["expiresIn"] == 3600 and issued["idToken"].count(".") == 2
     data = await sandbox.post("/sandbox/api/liff/token", {"userId": "U" + "1" * 32}, expect=404)
     assert data["message"] == "その友だちは見つかりません"
     await sandbox.post("/sandbox/api/liff/token", {}, expect=400)

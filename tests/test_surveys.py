@@ -7,7 +7,15 @@ from typing import Any
 
 from bot.db.models import Conversation, FriendTag, SurveyAnswer
 from bot.services import Services
-from tests.dsl import FriendDriver, SandboxDriver, joined, quick_reply_data, start_at
+from tests.dsl import (
+    FriendDriver,
+    SandboxDriver,
+    joined,
+    quick_reply_data,
+    quick_reply_labels,
+    quick_reply_text,
+    start_at,
+)
 
 SCENARIO_TEXT = """
 version: 1
@@ -81,18 +89,7 @@ rules:
 
 
 async def tap_quick(friend: FriendDriver, message: dict[str, Any], label: str) -> None:
-    """Tap a quick reply that sends its label as the friend's message."""
-    for item in message["quickReply"]["items"]:
-        action = item["action"]
-        if action["label"] == label:
-            assert action["type"] == "message"
-            await friend.say(action["text"])
-            return
-    raise AssertionError(f"no quick reply {label!r} in {message!r}")
-
-
-def labels(message: dict[str, Any]) -> list[str]:
-    return [item["action"]["label"] for item in message.get("quickReply", {}).get("items", [])]
+    await friend.say(quick_reply_text(message, label))
 
 
 async def tags_of(fid: int) -> set[str]:
@@ -108,11 +105,14 @@ async def test_branching_validation_and_completion(
     await friend.say("アンケート")
     intro, q1 = await friend.received(2)
     assert "キャンセル" in intro["text"]
-    assert q1["text"] == "料理は好きですか?" and labels(q1) == ["はい", "いいえ"]
+    assert q1["text"] == "料理は好きですか?" and quick_reply_labels(q1) == ["はい", "いいえ"]
 
     await friend.say("たぶん")  # not a choice: asked again with the buttons
     (again,) = await friend.received(1)
-    assert again["text"] == "下のボタンからお選びください。" and labels(again) == ["はい", "いいえ"]
+    assert again["text"] == "下のボタンからお選びください。" and quick_reply_labels(again) == [
+        "はい",
+        "いいえ",
+    ]
     await tap_quick(friend, again, "はい")
     assert await friend.texts(1) == ["年齢を数字で教えてください"]
 
@@ -124,12 +124,12 @@ async def test_branching_validation_and_completion(
     assert await friend.texts(1) == ["10から100までの数字で入力してください。"]
     await friend.say("３５")  # full-width digits are fine
     (q3,) = await friend.received(1)
-    assert labels(q3) == ["和食", "洋食", "中華"]
+    assert quick_reply_labels(q3) == ["和食", "洋食", "中華"]
 
     await tap_quick(friend, q3, "洋食")
     (picked,) = await friend.received(1)
     assert "「洋食」を選びました" in picked["text"]
-    assert labels(picked) == ["和食", "中華", "回答終了"]
+    assert quick_reply_labels(picked) == ["和食", "中華", "回答終了"]
     await tap_quick(friend, picked, "和食")
     (picked,) = await friend.received(1)
     await tap_quick(friend, picked, "回答終了")
@@ -218,7 +218,7 @@ async def test_resume_where_left_off_and_reminder_once(
     assert await friend.texts(2) == ["アンケートの続きです。", "年齢を数字で教えてください"]
     await friend.say("40")
     (q3,) = await friend.received(1)
-    assert labels(q3) == ["和食", "洋食", "中華"]
+    assert quick_reply_labels(q3) == ["和食", "洋食", "中華"]
 
 
 async def test_ask_when_busy_then_switch_and_come_back(

@@ -121,7 +121,7 @@ def to_sdk_messages(messages: list[dict[str, Any]]) -> list[Message]:
     return [Message.from_dict(m) for m in messages]
 
 
-def _proxy_for(url: str) -> str | None:
+def proxy_for(url: str) -> str | None:
     """The proxy the environment names for LINE's host (HTTPS_PROXY, NO_PROXY), read once."""
     try:
         proxy, _ = get_env_proxy_for_url(URL(url))
@@ -133,7 +133,7 @@ def _proxy_for(url: str) -> str | None:
 async def _without_per_request_env_lookups(client: AsyncApiClient) -> None:
     """The SDK's aiohttp session trusts the environment, so every request reads ~/.netrc and
     the proxy variables in a worker thread: about a tenth of the bot's time when pushing at
-    full speed. The proxy is resolved once at start instead (`_proxy_for`); the session is
+    full speed. The proxy is resolved once at start instead (`proxy_for`); the session is
     replaced by one that does not look again (same pool size, default TLS checks)."""
     rest = client.rest_client
     limit = rest.pool_manager.connector.limit if rest.pool_manager.connector else 100
@@ -169,11 +169,11 @@ class LineClient:
         self._blob_api: AsyncMessagingApiBlob | None = None
 
     async def start(self) -> None:
-        self._config.proxy = _proxy_for(self._config.host)
+        self._config.proxy = proxy_for(self._config.host)
         self._client = AsyncApiClient(self._config)
         await _without_per_request_env_lookups(self._client)
         self._api = AsyncMessagingApi(self._client)
-        self._data_config.proxy = _proxy_for(self._data_config.host)
+        self._data_config.proxy = proxy_for(self._data_config.host)
         self._data_client = AsyncApiClient(self._data_config)
         await _without_per_request_env_lookups(self._data_client)
         self._blob_api = AsyncMessagingApiBlob(self._data_client)
@@ -282,6 +282,16 @@ class LineClient:
     # Bodies and answers are LINE's JSON (camelCase), as in LINE's API reference. Creating and
     # deleting share the `richmenu` allowance (100 per hour); see bot/line/ratelimit.py.
 
+    async def _call_unless_missing(self, endpoint: str, call: Any) -> tuple[bool, Any]:
+        """`_call` for lookups and deletes where LINE's 404 is an answer (no such menu,
+        alias or link), not a failure: (False, None) then."""
+        try:
+            return True, await self._call(endpoint, call)
+        except LineApiError as exc:
+            if exc.status == 404:
+                return False, None
+            raise
+
     async def create_rich_menu(self, body: dict[str, Any]) -> str:
         """Create a menu from LINE's rich menu object; its id (the image comes separately)."""
         request = RichMenuRequest.from_dict(body)
@@ -313,30 +323,22 @@ class LineClient:
 
     async def get_rich_menu_image(self, rich_menu_id: str) -> bytes | None:
         """A menu's image, or None when it has none (or the menu does not exist)."""
-        try:
-            data = await self._call(
-                "richmenu_other",
-                lambda: self.blob_api.get_rich_menu_image(
-                    rich_menu_id, _request_timeout=self._timeout
-                ),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found, data = await self._call_unless_missing(
+            "richmenu_other",
+            lambda: self.blob_api.get_rich_menu_image(rich_menu_id, _request_timeout=self._timeout),
+        )
+        if not found:
+            return None
         return bytes(data)
 
     async def get_rich_menu(self, rich_menu_id: str) -> dict[str, Any] | None:
         """One menu as LINE's rich menu response object, or None if LINE has no such menu."""
-        try:
-            menu = await self._call(
-                "richmenu_other",
-                lambda: self.api.get_rich_menu(rich_menu_id, _request_timeout=self._timeout),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found, menu = await self._call_unless_missing(
+            "richmenu_other",
+            lambda: self.api.get_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+        )
+        if not found:
+            return None
         return dict(menu.to_dict())
 
     async def list_rich_menus(self) -> list[dict[str, Any]]:
@@ -349,16 +351,11 @@ class LineClient:
 
     async def delete_rich_menu(self, rich_menu_id: str) -> bool:
         """Delete a menu; False if LINE did not have it."""
-        try:
-            await self._call(
-                "richmenu",
-                lambda: self.api.delete_rich_menu(rich_menu_id, _request_timeout=self._timeout),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        found, _ = await self._call_unless_missing(
+            "richmenu",
+            lambda: self.api.delete_rich_menu(rich_menu_id, _request_timeout=self._timeout),
+        )
+        return found
 
     async def link_rich_menu(self, user_id: str, rich_menu_id: str) -> None:
         """Show `rich_menu_id` to one friend (over the default menu)."""
@@ -378,15 +375,12 @@ class LineClient:
 
     async def get_user_rich_menu(self, user_id: str) -> str | None:
         """The menu linked to one friend, or None (LINE answers 404 when there is none)."""
-        try:
-            answer = await self._call(
-                "richmenu_other",
-                lambda: self.api.get_rich_menu_id_of_user(user_id, _request_timeout=self._timeout),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found, answer = await self._call_unless_missing(
+            "richmenu_other",
+            lambda: self.api.get_rich_menu_id_of_user(user_id, _request_timeout=self._timeout),
+        )
+        if not found:
+            return None
         return str(answer.rich_menu_id)
 
     async def bulk_link_rich_menu(self, rich_menu_id: str, user_ids: list[str]) -> None:
@@ -421,15 +415,12 @@ class LineClient:
 
     async def get_default_rich_menu(self) -> str | None:
         """The default menu's id, or None when there is none."""
-        try:
-            answer = await self._call(
-                "richmenu_other",
-                lambda: self.api.get_default_rich_menu_id(_request_timeout=self._timeout),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return None
-            raise
+        found, answer = await self._call_unless_missing(
+            "richmenu_other",
+            lambda: self.api.get_default_rich_menu_id(_request_timeout=self._timeout),
+        )
+        if not found:
+            return None
         return str(answer.rich_menu_id)
 
     async def cancel_default_rich_menu(self) -> None:
@@ -455,16 +446,11 @@ class LineClient:
 
     async def delete_rich_menu_alias(self, alias: str) -> bool:
         """Delete an alias; False if LINE did not have it."""
-        try:
-            await self._call(
-                "richmenu_other",
-                lambda: self.api.delete_rich_menu_alias(alias, _request_timeout=self._timeout),
-            )
-        except LineApiError as exc:
-            if exc.status == 404:
-                return False
-            raise
-        return True
+        found, _ = await self._call_unless_missing(
+            "richmenu_other",
+            lambda: self.api.delete_rich_menu_alias(alias, _request_timeout=self._timeout),
+        )
+        return found
 
     async def list_rich_menu_aliases(self) -> dict[str, str]:
         """Every alias of the channel: alias id → rich menu id."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.line.client import LineApiError, LineClient
@@ -44,21 +45,15 @@ async def bring_up(
     await prune_rich_menus(line, result)
 
 
-async def keep_trying(
-    scenario: Scenario,
-    line: LineClient,
-    menus: MenuAssigner,
-    *,
-    folder: Path,
-    liff_id: str | None,
-) -> None:
-    """`bring_up` until it succeeds (connection errors and LINE's 5xx/429 are retried with
-    backoff); a menu that cannot be built is logged once and left."""
+async def keep_trying(attempt: Callable[[], Awaitable[None]], ready: asyncio.Event) -> None:
+    """Run `attempt` (`bring_up` with its arguments) until it succeeds: connection errors
+    and LINE's 5xx/429 are retried with backoff; a menu that cannot be built, or LINE
+    refusing one, is logged once and left. `ready` is set either way."""
     wait = RETRY_FIRST_S
     try:
         while True:
             try:
-                await bring_up(scenario, line, menus, folder=folder, liff_id=liff_id)
+                await attempt()
                 return
             except RichMenuError as exc:
                 log.error("rich menus not synced: %s", exc)
@@ -76,4 +71,4 @@ async def keep_trying(
             await asyncio.sleep(wait)
             wait = min(wait * 2, RETRY_MAX_S)
     finally:
-        menus.ready.set()
+        ready.set()

@@ -106,3 +106,19 @@ export function showNotice(text, { info = false } = {}) {
   notice.classList.toggle("info", info);
   notice.hidden = !text;
 }
+
+// The friend's ID token, or null after telling them why there is none (the page stops).
+export async function signedInToken() {
+  let token;
+  try {
+    token = await idToken();
+  } catch (error) {
+    showNotice(error.message || NO_TOKEN);
+    return null;
+  }
+  if (!token) {
+    showNotice(NO_TOKEN);
+    return null;
+  }
+  return token;
+}

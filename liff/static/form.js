@@ -3,7 +3,7 @@
 // The rules and every message come from the server (the same ones it applies), so the page
 // and the server never disagree about what is accepted. The server checks again anyway.
 
-import { callApi, FAILED, idToken, NO_TOKEN, setStatus, showNotice } from "./core.js";
+import { callApi, FAILED, setStatus, showNotice, signedInToken } from "./core.js";
 
 const TEXT_KINDS = new Set(["text", "textarea", "email", "tel"]);
 const FORMATTED = new Set(["email", "tel", "number", "date"]);
@@ -286,14 +286,8 @@ for (const field of fields) {
 }
 
 async function start() {
-  try {
-    token = await idToken();
-  } catch (error) {
-    showNotice(error.message || NO_TOKEN);
-    return;
-  }
+  token = await signedInToken();
   if (!token) {
-    showNotice(NO_TOKEN);
     return;
   }
   const { status, data } = await callApi(apiPath, { token });

@@ -1,6 +1,6 @@
 // The lesson history (これまでの動画): lessons delivered so far, watched ones marked.
 
-import { callApi, FAILED, idToken, NO_TOKEN, setStatus, showNotice } from "./core.js";
+import { callApi, FAILED, setStatus, showNotice, signedInToken } from "./core.js";
 
 function item(lesson) {
   const li = document.createElement("li");
@@ -37,15 +37,8 @@ function item(lesson) {
 }
 
 async function start() {
-  let token;
-  try {
-    token = await idToken();
-  } catch (error) {
-    showNotice(error.message || NO_TOKEN);
-    return;
-  }
+  const token = await signedInToken();
   if (!token) {
-    showNotice(NO_TOKEN);
     return;
   }
   const { status, data } = await callApi(document.body.dataset.api, { token });

@@ -7,27 +7,16 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
-from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from bot import clock
 from bot.db.models import FormSubmission, LessonProgress
 from bot.services import Services
+from tests.browser.conftest import phone_page
 from tests.dsl import SandboxDriver, joined
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-TIMEOUT_MS = 15_000
 
 SCENARIO_TEXT = """
 version: 1
@@ -71,23 +60,6 @@ courses:
 App = tuple[SandboxDriver, Services]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `make test` installs it (scripts/system-deps.sh), or install "
-            "Debian's chromium package yourself"
-        )
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 @dataclass
 class Tab:
     page: Page
@@ -111,40 +83,14 @@ class Tab:
 async def tab(scenario_app: App, browser: Browser) -> AsyncIterator[Tab]:
     """A phone-sized page; requests leaving the server's origin are recorded and blocked."""
     sandbox, services = scenario_app
-    origin = sandbox.base_url
-    context = await browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    requests: list[str] = []
-    errors: list[str] = []
-
-    async def local(route: Route, request: Request) -> None:
-        if request.url.startswith(origin + "/"):
-            await route.continue_()
-        else:
-            await route.abort()
-
-    await context.route("**/*", local)
-    page = await context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(TIMEOUT_MS)
-    expect.set_options(timeout=TIMEOUT_MS)
-    try:
-        yield Tab(page, sandbox, services, requests, errors)
-    finally:
-        await context.close()
-
-
-async def token_for(sandbox: SandboxDriver, user_id: str) -> str:
-    data = await sandbox.post("/sandbox/api/liff/token", {"userId": user_id}, expect=200)
-    return str(data["idToken"])
+    async with phone_page(browser, sandbox.base_url) as phone:
+        yield Tab(phone.page, sandbox, services, phone.requests, phone.errors)
 
 
 async def test_a_form_is_checked_submitted_and_saved_into_the_friends_fields(tab: Tab) -> None:
     page = tab.page
     friend, friend_id = await joined(tab.sandbox, "花子")
-    await tab.open("/liff/forms/会員登録", await token_for(tab.sandbox, friend.user_id))
+    await tab.open("/liff/forms/会員登録", await tab.sandbox.id_token(friend.user_id))
 
     await expect(page.get_by_role("heading", name="会員登録")).to_be_visible()
     await expect(page.get_by_test_id("form")).to_be_visible()
@@ -210,7 +156,7 @@ async def test_the_form_shows_the_friends_fields_and_server_errors(tab: Tab) -> 
     friend, friend_id = await joined(tab.sandbox, "花子")
     await tab.services.crm.fields.set(friend_id, "氏名", "山田 花子", source="admin")
     await tab.services.crm.fields.set(friend_id, "地域", "大阪", source="admin")
-    await tab.open("/liff/forms/会員登録", await token_for(tab.sandbox, friend.user_id))
+    await tab.open("/liff/forms/会員登録", await tab.sandbox.id_token(friend.user_id))
 
     await expect(page.get_by_label("お名前")).to_have_value("山田 花子")
     await expect(page.get_by_role("radio", name="大阪")).to_be_checked()
@@ -230,7 +176,7 @@ async def test_the_form_shows_the_friends_fields_and_server_errors(tab: Tab) -> 
 async def test_a_page_with_a_forged_token_shows_the_refusal(tab: Tab) -> None:
     page = tab.page
     friend, friend_id = await joined(tab.sandbox, "花子")
-    token = await token_for(tab.sandbox, friend.user_id)
+    token = await tab.sandbox.id_token(friend.user_id)
     head, body, signature = token.split(".")
     forged = f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
 
@@ -261,7 +207,7 @@ async def test_a_once_form_already_answered_says_so_on_load(tab: Tab) -> None:
     await FormSubmission.create(
         friend_id=friend_id, form="アンケート", answers={"q": "よかった"}, submitted_at=clock.now()
     )
-    await tab.open("/liff/forms/アンケート", await token_for(tab.sandbox, friend.user_id))
+    await tab.open("/liff/forms/アンケート", await tab.sandbox.id_token(friend.user_id))
     await expect(page.get_by_test_id("notice")).to_have_text(
         "このフォームはすでに回答済みです。ご回答ありがとうございました。"
     )
@@ -283,7 +229,7 @@ async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(tab: T
         friend_id=friend_id, course="料理コース", lesson="2", delivered_at=now
     )
 
-    await tab.open("/liff/lessons/料理コース", await token_for(tab.sandbox, friend.user_id))
+    await tab.open("/liff/lessons/料理コース", await tab.sandbox.id_token(friend.user_id))
 
     await expect(page.get_by_role("heading", name="これまでの動画")).to_be_visible()
     lessons = page.get_by_test_id("lesson")
@@ -305,7 +251,7 @@ async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(tab: T
 
 async def test_the_lesson_page_has_an_empty_state(tab: Tab) -> None:
     friend, _ = await joined(tab.sandbox, "太郎")
-    await tab.open("/liff/lessons/料理コース", await token_for(tab.sandbox, friend.user_id))
+    await tab.open("/liff/lessons/料理コース", await tab.sandbox.id_token(friend.user_id))
     await expect(tab.page.get_by_test_id("empty")).to_have_text(
         "まだ届いたレッスンはありません。レッスンが届くと、ここに並びます。"
     )

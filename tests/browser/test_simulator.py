@@ -18,28 +18,16 @@ from playwright.async_api import (
     Browser,
     Locator,
     Page,
-    Request,
     Route,
-    async_playwright,
     expect,
 )
 
 from bot.scenario import AutoReply, Scenario, load_scenario
+from tests.browser.conftest import phone_page
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC_DIR = ROOT / "bot" / "sandbox" / "static"
 SCENARIO = ROOT / "examples" / "welcome.yaml"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-#: Bot replies go through the webhook, the inbox and the reply API: allow some time.
-REPLY_TIMEOUT_MS = 15_000
 FRIEND_NAME = "テスト 花子"
 
 
@@ -119,23 +107,6 @@ def pick_conversation(scenario: Scenario) -> Conversation:
 # --- browser fixtures --------------------------------------------------------------------
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `make test` installs it (scripts/system-deps.sh), or install "
-            "Debian's chromium package yourself"
-        )
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 @dataclass
 class Tab:
     page: Page
@@ -148,27 +119,8 @@ class Tab:
 async def tab(live_server: str, browser: Browser) -> AsyncIterator[Tab]:
     """A phone-sized page; requests leaving the server's origin are recorded and blocked."""
     origin = live_server.rstrip("/")
-    context = await browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-    requests: list[str] = []
-    errors: list[str] = []
-
-    async def only_local(route: Route, request: Request) -> None:
-        if request.url.startswith(origin + "/") or request.url.startswith("data:"):
-            await route.continue_()
-        else:
-            await route.abort()
-
-    await context.route("**/*", only_local)
-    page = await context.new_page()
-    page.on("request", lambda request: requests.append(request.url))
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(REPLY_TIMEOUT_MS)
-    try:
-        yield Tab(page, origin, requests, errors)
-    finally:
-        await context.close()
+    async with phone_page(browser, origin) as phone:
+        yield Tab(phone.page, origin, phone.requests, phone.errors)
 
 
 def bubbles(page: Page, direction: str, text: str) -> Locator:
@@ -185,7 +137,6 @@ async def test_chat_with_the_example_scenario(tab: Tab) -> None:
     scenario = load_scenario(SCENARIO)
     talk = pick_conversation(scenario)
     page = tab.page
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
 
     await page.goto(f"{tab.base_url}/sandbox")
     await expect(page.get_by_role("heading", name="stepbot サンドボックス")).to_be_visible()
@@ -236,7 +187,6 @@ async def test_chat_with_the_example_scenario(tab: Tab) -> None:
 
 async def test_other_friends_messages_mark_them_unread(tab: Tab) -> None:
     page = tab.page
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
     await page.goto(f"{tab.base_url}/sandbox")
     await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
 
@@ -297,7 +247,6 @@ async def follow_new_friend(page: Page, base_url: str, name: str) -> str:
 async def test_date_picker_sends_a_postback_with_params(tab: Tab) -> None:
     keyword, label, data, mode = pick_date_picker(load_scenario(SCENARIO))
     page = tab.page
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
     user_id = await follow_new_friend(page, tab.base_url, FRIEND_NAME)
 
     await page.get_by_test_id("composer-input").fill(keyword)
@@ -323,7 +272,6 @@ async def test_date_picker_sends_a_postback_with_params(tab: Tab) -> None:
 
 async def test_errors_from_the_server_are_shown(tab: Tab) -> None:
     page = tab.page
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
     await follow_new_friend(page, tab.base_url, FRIEND_NAME)
 
     async def refuse(route: Route) -> None:

@@ -23,23 +23,13 @@ from linebot.v3.messaging import (
     RichMenuRequest,
 )
 from PIL import Image, ImageDraw
-from playwright.async_api import Browser, Locator, Page, Request, Route, async_playwright, expect
+from playwright.async_api import Browser, Locator, Page, expect
 
 from bot.scenario import load_scenario
+from tests.browser.conftest import phone_page
 
 ROOT = Path(__file__).resolve().parents[2]
 SCENARIO = ROOT / "examples" / "welcome.yaml"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-dev-shm-usage",
-]
-#: Bot replies go through the webhook, the inbox and the reply API: allow some time.
-REPLY_TIMEOUT_MS = 15_000
 FRIEND_NAME = "メニュー 花子"
 WIDTH, HEIGHT = 2500, 843
 
@@ -146,23 +136,6 @@ async def make_menus(api: AsyncMessagingApi, blob: AsyncMessagingApiBlob) -> Men
 # --- fixtures ------------------------------------------------------------------------------
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    if not CHROMIUM.exists():
-        pytest.fail(
-            f"{CHROMIUM} is missing: `make test` installs it (scripts/system-deps.sh), or install "
-            "Debian's chromium package yourself"
-        )
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
-
-
 @dataclass
 class Tab:
     page: Page
@@ -174,26 +147,8 @@ class Tab:
 async def tab(live_server: str, browser: Browser) -> AsyncIterator[Tab]:
     """A phone-sized page; requests leaving the server's origin are blocked."""
     origin = live_server.rstrip("/")
-    context = await browser.new_context(
-        viewport={"width": 390, "height": 844}, locale="ja-JP", timezone_id="Asia/Tokyo"
-    )
-
-    async def only_local(route: Route, request: Request) -> None:
-        if request.url.startswith(origin + "/") or request.url.startswith("data:"):
-            await route.continue_()
-        else:
-            await route.abort()
-
-    await context.route("**/*", only_local)
-    page = await context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.set_default_timeout(REPLY_TIMEOUT_MS)
-    expect.set_options(timeout=REPLY_TIMEOUT_MS)
-    try:
-        yield Tab(page, origin, errors)
-    finally:
-        await context.close()
+    async with phone_page(browser, origin) as phone:
+        yield Tab(phone.page, origin, phone.errors)
 
 
 @pytest.fixture
