@@ -243,12 +243,17 @@ class OutboxMessage(Model):
 
 
 class Admin(Model):
-    """A LINE user who runs the account (owner, admin or operator) and gets notices."""
+    """A LINE user who runs the account (owner, admin or operator) and gets notices.
+
+    In admin mode their messages are commands; talk notifications forward friends' free
+    messages to them (1:1 talk)."""
 
     id = fields.IntField(primary_key=True)
     line_user_id = fields.CharField(max_length=64, unique=True)
     role = fields.CharField(max_length=16)
     created_at = fields.DatetimeField()
+    in_admin_mode = fields.BooleanField(default=False, db_default=False)
+    talk_notifications = fields.BooleanField(default=True, db_default=True)
 
     class Meta:
         table = "admins"
@@ -480,3 +485,131 @@ class FormSubmission(Model):
     class Meta:
         table = "form_submissions"
         indexes = (("form", "friend_id"),)
+
+
+class AdminInvite(Model):
+    """A one-time invitation code an owner made: only its hash is kept."""
+
+    id = fields.IntField(primary_key=True)
+    code_hash = fields.CharField(max_length=64, unique=True)
+    role = fields.CharField(max_length=16)
+    created_by = fields.CharField(max_length=64)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    used_at: datetime | None = fields.DatetimeField(null=True)
+    used_by = fields.CharField(max_length=64, null=True)
+
+    class Meta:
+        table = "admin_invites"
+
+
+class AdminCodeAttempt(Model):
+    """A code someone sent to become an admin, kept to rate-limit wrong guesses."""
+
+    id = fields.BigIntField(primary_key=True)
+    line_user_id = fields.CharField(max_length=64)
+    succeeded = fields.BooleanField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "admin_code_attempts"
+        indexes = (("line_user_id", "at"),)
+
+
+class AuditEntry(Model):
+    """One admin action: who, what, on whom, when and with what result."""
+
+    id = fields.BigIntField(primary_key=True)
+    admin_user_id = fields.CharField(max_length=64)
+    role = fields.CharField(max_length=16)
+    command = fields.CharField(max_length=100)
+    target = fields.CharField(max_length=500, default="")
+    detail = fields.TextField(default="")
+    result = fields.CharField(max_length=32)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "audit_log"
+        indexes = (("at",), ("admin_user_id", "at"))
+
+
+class AdminFlow(Model):
+    """What an admin is in the middle of (a broadcast draft, a confirmation, picking one of
+    several friends, a reply): one row per admin, so it survives restarts."""
+
+    id = fields.IntField(primary_key=True)
+    admin_user_id = fields.CharField(max_length=64, unique=True)
+    kind = fields.CharField(max_length=32)
+    data: dict[str, Any] = fields.JSONField(default=dict)
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+
+    class Meta:
+        table = "admin_flows"
+
+
+class ChatBroadcast(Model):
+    """A broadcast an admin composed in chat: audience, messages, when, and how far the
+    progress reports to that admin have got."""
+
+    id = fields.IntField(primary_key=True)
+    admin_user_id = fields.CharField(max_length=64)
+    audience: dict[str, Any] | None = fields.JSONField(null=True)
+    audience_label = fields.CharField(max_length=300, default="")
+    messages: list[Any] = fields.JSONField()
+    status = fields.CharField(max_length=16)
+    send_at = fields.DatetimeField()
+    recipients = fields.IntField(default=0)
+    reported_percent = fields.IntField(default=0)
+    reported_at: datetime | None = fields.DatetimeField(null=True)
+    created_at = fields.DatetimeField()
+    finished_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "chat_broadcasts"
+        indexes = (("status", "send_at"),)
+
+
+class TalkMessage(Model):
+    """One message of the 1:1 talk with a friend: theirs (in) or an admin's reply (out)."""
+
+    id = fields.BigIntField(primary_key=True)
+    friend_id = fields.IntField()
+    direction = fields.CharField(max_length=4)
+    admin_user_id = fields.CharField(max_length=64, null=True)
+    kind = fields.CharField(max_length=16)
+    text = fields.TextField()
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "talk_messages"
+        indexes = (("friend_id", "at"),)
+
+
+class ExportLink(Model):
+    """A CSV download an admin asked for: only the token's hash is kept, with its expiry."""
+
+    id = fields.IntField(primary_key=True)
+    token_hash = fields.CharField(max_length=64, unique=True)
+    admin_user_id = fields.CharField(max_length=64)
+    audience: dict[str, Any] | None = fields.JSONField(null=True)
+    audience_label = fields.CharField(max_length=300, default="")
+    created_at = fields.DatetimeField()
+    expires_at = fields.DatetimeField()
+    downloads = fields.IntField(default=0)
+
+    class Meta:
+        table = "export_links"
+
+
+class ScenarioReload(Model):
+    """A scenario reload an admin asked for: every process reloads when it sees a newer row
+    whose file hash differs from the one it runs."""
+
+    id = fields.IntField(primary_key=True)
+    content_hash = fields.CharField(max_length=64)
+    admin_user_id = fields.CharField(max_length=64, null=True)
+    at = fields.DatetimeField()
+
+    class Meta:
+        table = "scenario_reloads"

@@ -74,8 +74,13 @@ class MenuAssigner:
         """Menus are assigned by rules (or switched by actions) once they exist at LINE."""
         return bool(self.catalog)
 
+    @property
+    def assigns(self) -> bool:
+        """Menus are computed per friend: by menu_rules, or admins get their own menu."""
+        return bool(self.scenario.menu_rules) or self.scenario.admin.rich_menu is not None
+
     def subscribe(self, bus: EventBus) -> None:
-        if not self.scenario.menu_rules:
+        if not self.assigns:
             return
         self.bus = bus
 
@@ -125,6 +130,20 @@ class MenuAssigner:
         """CASE WHEN rule 1 THEN menu 1 … ELSE default (or no menu) END, over alias `f`."""
         parts: list[str] = []
         fallback: str | None = None
+        admin_menu = self.scenario.admin.rich_menu
+        if admin_menu is not None:
+            admin_key = self._key_sql(admin_menu, params)
+            parts.append(
+                "WHEN EXISTS (SELECT 1 FROM admins a WHERE a.line_user_id = f.line_user_id) "
+                f"THEN {admin_key}"
+            )
+            if not self.scenario.menu_rules:
+                # Menus switched by actions stay; a former admin loses the admin menu.
+                params.append(admin_menu)
+                test = self._cast(len(params))
+                params.append(NO_MENU)
+                parts.append(f"WHEN f.rich_menu = {test} THEN {self._cast(len(params))}")
+                fallback = "f.rich_menu"
         for rule in self.scenario.menu_rules:
             if rule.if_ is None:
                 fallback = self._key_sql(rule.menu, params)
@@ -148,7 +167,7 @@ class MenuAssigner:
 
     async def _assign(self, friend_ids: list[int] | None) -> None:
         """Write every (or these) friend's wanted menu, in one UPDATE."""
-        if not self.scenario.menu_rules:
+        if not self.assigns:
             return
         params: list[Any] = []
         wanted = self._wanted_sql(params)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from .actions import NotifyAdmins
+from .admin import AdminSettings
 from .broadcasts import Broadcast
 from .conversations import Course, StampRally, Survey
 from .crm import (
@@ -90,6 +91,8 @@ class Scenario(_Model):
     `if`, is the default)."""
     forms: dict[str, Form] = Field(default_factory=dict)
     """LIFF answer forms (回答フォーム) by name."""
+    admin: AdminSettings = Field(default_factory=AdminSettings)
+    """In-chat admin mode: the admins' rich menu, confirmation threshold, link lifetimes."""
 
     @field_validator("timezone")
     @classmethod

@@ -529,6 +529,14 @@ def check_rich_menus(scenario: Scenario) -> list[tuple[str, str]]:
                 form = model.path.removeprefix("forms/").split("?")[0].split("/")[0]
                 if form not in scenario.forms:
                     problems.append((f"{dotted(loc)}.path", _known("form", form, scenario.forms)))
+    admin_menu = scenario.admin.rich_menu
+    if admin_menu is not None:
+        if admin_menu not in menus:
+            problems.append(("admin.rich_menu", _known("rich menu", admin_menu, menus)))
+        elif menus[admin_menu].stamp_card is not None:
+            problems.append(
+                ("admin.rich_menu", f"'{admin_menu}' is a stamp-card menu; admins need a plain one")
+            )
     for pairs in switch_targets(scenario).values():
         for loc, target in pairs:
             if target not in menus:
