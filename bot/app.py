@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import gc
 import logging
 from collections.abc import AsyncIterator
@@ -14,6 +12,8 @@ from aiohttp import web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot import clock, inbox
+from bot.admin.export import setup_export_routes
+from bot.admin.reload import follow_reloads, keep_liff_current, scenario_file_hash
 from bot.appkeys import DB_CONTEXT, DISPATCHER, INBOX_WRITER, SERVICES, TICK_LOCK
 from bot.automation.links import REDIRECT_PATH
 from bot.config import Settings
@@ -25,7 +25,6 @@ from bot.line.client import LineClient
 from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
 from bot.redirect import follow_link
-from bot.richmenus.lifecycle import bring_up, keep_trying
 from bot.scenario import Scenario, load_scenario
 from bot.services import Services
 from bot.webhook import callback
@@ -48,6 +47,7 @@ async def tick(app: web.Application) -> None:
 
 
 async def _tick(app: web.Application) -> None:
+    await follow_reloads(app)
     services = app[SERVICES]
     await sqlite_wal.checkpoint(services.settings.database_url)
     await services.outbox.retry_due()
@@ -57,6 +57,7 @@ async def _tick(app: web.Application) -> None:
     await services.steps.run_due()
     await services.rules.tick()
     await services.broadcasts.tick()
+    await services.chat_broadcasts.tick()
     await services.surveys.remind_due()
     await services.menus.reconcile()
     dispatcher = app[DISPATCHER]
@@ -97,26 +98,12 @@ async def _dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _menus_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Rich menus come up beside the server (see bot/richmenus/lifecycle.py)."""
+    """Rich menus come up beside the server (see bot/richmenus/lifecycle.py), again after
+    each scenario reload; shutdown stops whichever bring-up is running."""
     services = app[SERVICES]
-    task: asyncio.Task[None] | None = None
-    if services.scenario.rich_menus:
-        attempt = functools.partial(
-            bring_up,
-            services.scenario,
-            services.line,
-            services.menus,
-            folder=services.settings.scenario_path.parent,
-            liff_id=services.settings.liff_id,
-        )
-        task = asyncio.create_task(keep_trying(attempt, services.menus.ready))
-    else:
-        services.menus.ready.set()
+    await services.start_menus()
     yield
-    if task is not None and not task.done():
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+    await services.stop_menus()
 
 
 class _Ticker:
@@ -184,7 +171,9 @@ async def test_clock(request: web.Request) -> web.Response:
 
 def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Application:
     """Build the server. The scenario is loaded here so a broken file stops startup at once."""
+    content_hash = None
     if scenario is None:
+        content_hash = scenario_file_hash(settings.scenario_path)
         scenario = load_scenario(settings.scenario_path)
     api_url, data_url = settings.line_api_urls()
     line = LineClient(
@@ -194,7 +183,11 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         limits=RateLimits(parse_limits(settings.line_rate_limits)),
     )
     services = Services(
-        settings=settings, scenario=scenario, router=build_router(scenario), line=line
+        settings=settings,
+        scenario=scenario,
+        router=build_router(scenario),
+        line=line,
+        scenario_hash=content_hash,
     )
     app = web.Application(client_max_size=MAX_BODY_BYTES)
     app[SERVICES] = services
@@ -218,4 +211,6 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
             login_channel_id=settings.line_login_channel_id or "",
         )
     setup_liff(app)
+    keep_liff_current(app)
+    setup_export_routes(app)
     return app

@@ -20,6 +20,9 @@ ID_TOKEN_VERIFY_PATH = "/oauth2/v2.1/verify"
 DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "welcome.yaml"
 
 
+MIN_ADMIN_CODE = 8
+
+
 class ConfigError(ValueError):
     """A setting has a value stepbot cannot use; the message names the variable."""
 
@@ -95,6 +98,8 @@ class Settings:
     line_rate_limits: str | None = None
     liff_id: str | None = None
     line_login_channel_id: str | None = None
+    admin_code: str | None = None
+    """`STEPBOT_ADMIN_CODE`: sent to the bot, it makes the sender the first owner."""
 
     @property
     def sandbox(self) -> bool:
@@ -139,6 +144,12 @@ class Settings:
         if log_format not in ("text", "json"):
             raise ConfigError(f"LOG_FORMAT must be 'text' or 'json', got {log_format!r}")
         liff_id, login_channel = _liff(env, sandbox=not token)
+        admin_code = (env.get("STEPBOT_ADMIN_CODE") or "").strip() or None
+        if admin_code is not None and len(admin_code) < MIN_ADMIN_CODE:
+            raise ConfigError(
+                f"STEPBOT_ADMIN_CODE must be at least {MIN_ADMIN_CODE} characters "
+                "(it makes an owner)"
+            )
         port = _int(env, "PORT", 8080)
         if not 0 <= port <= 65535:
             raise ConfigError(f"PORT must be between 0 and 65535, got {port}")
@@ -157,4 +168,5 @@ class Settings:
             line_rate_limits=_rate_limits(env.get("LINE_RATE_LIMITS")),
             liff_id=liff_id,
             line_login_channel_id=login_channel,
+            admin_code=admin_code,
         )

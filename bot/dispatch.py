@@ -196,7 +196,7 @@ class EventDispatcher:
 
     async def _publish_activity(self, ctx: EventContext) -> None:
         """Tell rules and scores about a message or a tap (after any auto-reply answered)."""
-        if ctx.friend is None:
+        if ctx.friend is None or ctx.admin_traffic:
             return
         crm = self.services.crm
         if ctx.text is not None:

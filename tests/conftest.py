@@ -132,14 +132,16 @@ async def scenario_app(
 ) -> AsyncIterator[tuple[SandboxDriver, Services]]:
     """A server running the test module's scenario: SCENARIO names an example file,
     or SCENARIO_TEXT holds the YAML itself; a test may pass its own YAML instead
-    (`@pytest.mark.parametrize("scenario_app", [YAML], indirect=True)`)."""
+    (`@pytest.mark.parametrize("scenario_app", [YAML], indirect=True)`). SERVER_ENV adds
+    settings (e.g. STEPBOT_ADMIN_CODE)."""
     text = getattr(request, "param", None) or getattr(request.module, "SCENARIO_TEXT", None)
     if text is not None:
         scenario = tmp_path / "scenario.yaml"
         scenario.write_text(text, encoding="utf-8")
     else:
         scenario = ROOT / "examples" / request.module.SCENARIO
-    srv = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(scenario)))
+    env = getattr(request.module, "SERVER_ENV", {})
+    srv = await start_server(make_settings(database_url, STEPBOT_SCENARIO=str(scenario), **env))
     try:
         yield SandboxDriver(str(srv.make_url("")), http), srv.app[SERVICES]
     finally:

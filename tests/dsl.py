@@ -33,6 +33,9 @@ class FriendDriver:
     async def say(self, text: str) -> int:
         return await self._act("messages", {"text": text})
 
+    async def sticker(self, package_id: str = "446", sticker_id: str = "1988") -> int:
+        return await self._act("stickers", {"packageId": package_id, "stickerId": sticker_id})
+
     async def tap(
         self, data: str, display_text: str | None = None, params: dict[str, str] | None = None
     ) -> int:

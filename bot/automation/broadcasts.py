@@ -1,7 +1,10 @@
 """Broadcasts: each occurrence is a row (unique per name and time, so it happens once however
 many processes tick), recipients come from one SQL query, and every message is queued as
 outbox rows in one transaction — the same messages as multicasts of 500, personal ones as
-pushes — before anything is sent."""
+pushes — before anything is sent.
+
+The scenario's broadcasts and those admins compose in chat (`chat_broadcasts` rows, run as
+`chat:<id>`) go through the same machinery."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from apscheduler.triggers.cron import CronTrigger
+from pydantic import ValidationError
 from tortoise.exceptions import IntegrityError
 from tortoise.transactions import in_transaction
 
@@ -22,8 +26,9 @@ from bot.automation.links import LinkTracker
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
 from bot.automation.personalize import contexts_for
 from bot.clock import parse_duration
+from bot.crm.segments import SegmentError
 from bot.crm.service import Crm
-from bot.db.models import BroadcastRun, Friend, RuleCursor, VariantAssignment
+from bot.db.models import BroadcastRun, ChatBroadcast, Friend, RuleCursor, VariantAssignment
 from bot.scenario import Scenario, render_messages
 from bot.scenario.broadcasts import Broadcast
 from bot.scenario.segment import AllOf, Not, validate_condition
@@ -38,6 +43,21 @@ FRIEND_CHUNK = 5000
 
 
 WINNER_SUFFIX = "#winner"
+CHAT_PREFIX = "chat:"
+"""Runs of broadcasts composed in chat are named `chat:<ChatBroadcast id>`."""
+
+
+def chat_run_name(broadcast_id: int) -> str:
+    return f"{CHAT_PREFIX}{broadcast_id}"
+
+
+def chat_broadcast(row: ChatBroadcast) -> Broadcast:
+    """The broadcast a chat-composed row stands for, validated like one in the scenario
+    (its messages through the scenario's message models, its audience as a condition).
+
+    Raises pydantic's ValidationError when the row holds something LINE would not take."""
+    return Broadcast.model_validate({"to": row.audience, "at": row.send_at,
+                                     "messages": row.messages})  # fmt: skip
 
 
 def base_name(run_name: str) -> str:
@@ -107,7 +127,19 @@ class Broadcaster:
     async def run(
         self, name: str, broadcast: Broadcast, occurrence: datetime
     ) -> BroadcastRun | None:
-        """Queue one occurrence; None if it was queued before (by this or another process)."""
+        """Queue one occurrence and send it; None if it was queued before (by this or
+        another process)."""
+        run = await self.queue(name, broadcast, occurrence)
+        if run is not None and run.status == QUEUED:
+            await self.outbox.drain()
+        return run
+
+    async def queue(
+        self, name: str, broadcast: Broadcast, occurrence: datetime
+    ) -> BroadcastRun | None:
+        """Queue one occurrence as outbox rows without sending them (the caller, or the
+        outbox's retry pass, drains them); None if it was queued before. A run more than
+        `delivery.max_delay` late comes back `skipped`."""
         now = clock.now()
         try:
             run = await BroadcastRun.create(
@@ -118,9 +150,9 @@ class Broadcaster:
         if now - occurrence > self.max_delay:
             await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason="too old")
             log.warning("broadcast %r of %s skipped: more than max_delay late", name, occurrence)
+            run.status, run.reason = SKIPPED, "too old"
             return run
         await self._prepare(run, broadcast)
-        await self.outbox.drain()
         return run
 
     async def _send_winners(self, name: str, broadcast: Broadcast, now: datetime) -> None:
@@ -225,7 +257,24 @@ class Broadcaster:
             if assignments:
                 await experiments.record(experiment, assignments, clock.now())
             await BroadcastRun.filter(id=run.id).update(status=QUEUED, recipients=len(ids))
+        run.status, run.recipients = QUEUED, len(ids)
         log.info("broadcast %r queued for %s friends in %s requests", run.name, len(ids), len(rows))
+
+    async def _definition(self, run: BroadcastRun) -> Broadcast | None:
+        """What a run sends: the scenario's broadcast, or for `chat:<id>` the admin's row
+        (None when it is gone from the scenario, or the row can no longer be sent)."""
+        name = base_name(run.name)
+        if not name.startswith(CHAT_PREFIX):
+            return self.scenario.broadcasts.get(name)
+        number = name.removeprefix(CHAT_PREFIX)
+        row = await ChatBroadcast.get_or_none(id=int(number)) if number.isdigit() else None
+        if row is None:
+            return None
+        try:
+            return chat_broadcast(row)
+        except ValidationError:
+            log.exception("chat broadcast #%s cannot be sent", row.id)
+            return None
 
     async def _resume_interrupted(self) -> None:
         """A process that died while preparing left no rows (one transaction): redo it."""
@@ -233,10 +282,14 @@ class Broadcaster:
             status=PREPARING, created_at__lt=clock.now() - PREPARE_LEASE
         )
         for run in stale:
-            broadcast = self.scenario.broadcasts.get(base_name(run.name))
+            broadcast = await self._definition(run)
             if broadcast is None:
                 await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason="removed")
                 continue
-            await self._prepare(run, broadcast)
+            try:
+                await self._prepare(run, broadcast)
+            except SegmentError as exc:  # its audience names a segment no longer declared
+                log.error("broadcast %r skipped: %s", run.name, exc)
+                await BroadcastRun.filter(id=run.id).update(status=SKIPPED, reason=str(exc)[:100])
         if stale:
             await self.outbox.drain()

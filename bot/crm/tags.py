@@ -174,6 +174,36 @@ class TagService:
                 await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
         return added
 
+    async def bulk_remove(
+        self,
+        segments: Segments,
+        cond: Any,
+        name: str,
+        *,
+        source: str,
+        actor: str | None = None,
+    ) -> list[int]:
+        """Close the open period of every friend of a segment who holds the tag, in one
+        UPDATE; then tell rules about each of them. Returns the friends who lost it."""
+        tag_id = await self.tag_id(name)
+        now = FriendTag._meta.fields_map["removed_at"].to_db_value(clock.now(), FriendTag)
+        postgres = segments.dialect == "postgres"
+        where_sql, where_params = segments.sql_for(cond, param_start=3)
+        marks = ("$1", "$2") if postgres else ("?", "?")
+        sql = (
+            f"UPDATE friend_tags SET removed_at = {marks[0]} WHERE tag_id = {marks[1]} "
+            f"AND removed_at IS NULL AND friend_id IN (SELECT s.id FROM ({where_sql}) s) "
+            "RETURNING friend_id"
+        )
+        rows = await connections.get("default").execute_query_dict(
+            sql, [now, tag_id, *where_params]
+        )
+        removed = sorted(int(row["friend_id"]) for row in rows)
+        async with self.bus.batch():
+            for friend_id in removed:
+                await self.bus.publish(TagRemoved(friend_id, source, actor, tag=name))
+        return removed
+
     async def remove(
         self, friend_id: int, name: str, *, source: str, actor: str | None = None
     ) -> bool:

@@ -7,6 +7,7 @@ from typing import Any
 
 from bot.handlers.context import EventContext
 from bot.handlers.router import Filter, IsText, Router
+from bot.handlers.talk import relay
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,9 @@ def scenario_router(scenario: Any) -> Router:
 
         async def default_reply(ctx: EventContext) -> None:
             await ctx.send_scenario_messages(default_messages, source="default_reply")
-            ctx.outcome = "default reply"
+            # A default reply is no answer: the admins see the message (1:1 talk).
+            told = await relay(ctx)
+            ctx.outcome = f"default reply, {told} admin(s) told"
 
         router.add("message", default_reply, IsText(), name="default_reply")
     return router

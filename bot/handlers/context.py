@@ -16,7 +16,7 @@ from linebot.v3.webhooks import (
 from bot import clock
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_FRESH
 from bot.automation.personalize import mentions_fields, template_context
-from bot.db.models import Friend
+from bot.db.models import Admin, Friend
 from bot.scenario import render_messages
 from bot.services import Services
 
@@ -29,6 +29,10 @@ class EventContext:
     webhook_event_id: str
     friend: Friend | None = None
     outcome: str = "ignored"
+    admin_traffic: bool = False
+    """An admin's command: not friend activity (no rules, no scores)."""
+    _admin: Admin | None = field(default=None, init=False)
+    _admin_loaded: bool = field(default=False, init=False)
     _reply_token_used: bool = field(default=False, init=False)
     _sent_batches: int = field(default=0, init=False)
 
@@ -59,6 +63,14 @@ class EventContext:
     @property
     def answering_friend_id(self) -> int | None:
         return self.friend.id if self.friend is not None else None
+
+    async def admin(self) -> Admin | None:
+        """The sender's admin row, if they are one (looked up once per event)."""
+        if not self._admin_loaded:
+            user_id = self.user_id
+            self._admin = await Admin.get_or_none(line_user_id=user_id) if user_id else None
+            self._admin_loaded = True
+        return self._admin
 
     @property
     def event_time(self) -> datetime:

@@ -103,6 +103,16 @@ class SimulatorHandlers:
         status = await self.sender.text(friend, text)
         return web.json_response({"ok": status == 200, "webhookStatus": status})
 
+    async def send_sticker(self, request: web.Request) -> web.Response:
+        friend = self._friend(request)
+        self._require_following(friend)
+        body = await _json_body(request)
+        package, sticker = body.get("packageId"), body.get("stickerId")
+        if not all(isinstance(v, str) and v.isdigit() for v in (package, sticker)):
+            raise _json_error(400, "packageId と stickerId は数字の文字列で指定してください")
+        status = await self.sender.sticker(friend, str(package), str(sticker))
+        return web.json_response({"ok": status == 200, "webhookStatus": status})
+
     async def send_postback(self, request: web.Request) -> web.Response:
         friend = self._friend(request)
         self._require_following(friend)
@@ -295,6 +305,7 @@ class SimulatorHandlers:
             web.post(f"{api}/friends/{{user_id}}/follow", self.follow),
             web.post(f"{api}/friends/{{user_id}}/unfollow", self.unfollow),
             web.post(f"{api}/friends/{{user_id}}/messages", self.send_text),
+            web.post(f"{api}/friends/{{user_id}}/stickers", self.send_sticker),
             web.post(f"{api}/friends/{{user_id}}/postbacks", self.send_postback),
             web.get(f"{api}/friends/{{user_id}}/transcript", self.transcript),
             web.get(f"{api}/friends/{{user_id}}/richmenu", self.friend_rich_menu),

@@ -108,6 +108,23 @@ class WebhookSender:
         await self.state.record(friend.user_id, "in", {"type": "text", "text": text})
         return await self.post([event])
 
+    async def sticker(self, friend: VirtualFriend, package_id: str, sticker_id: str) -> int:
+        """A sticker, as LINE sends it (the bot may answer or forward it)."""
+        event = _envelope(
+            friend, "message", reply_token=self.state.issue_reply_token(friend.user_id)
+        )
+        event["message"] = {
+            "type": "sticker",
+            "id": str(secrets.randbits(60)),
+            "quoteToken": secrets.token_urlsafe(24),
+            "packageId": package_id,
+            "stickerId": sticker_id,
+            "stickerResourceType": "STATIC",
+        }
+        shown = {"type": "sticker", "packageId": package_id, "stickerId": sticker_id}
+        await self.state.record(friend.user_id, "in", shown)
+        return await self.post([event])
+
     async def postback(
         self,
         friend: VirtualFriend,

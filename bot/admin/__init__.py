@@ -1,0 +1,1 @@
+"""In-chat admin mode: command grammar, commands, confirmation flows."""
