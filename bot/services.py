@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,7 +26,6 @@ from bot.automation.rules import RuleEngine
 from bot.automation.steps import StepRunner
 from bot.config import Settings
 from bot.crm.service import Crm
-from bot.db.models import Friend
 from bot.line.client import LineClient
 from bot.richmenus.assignment import MenuAssigner
 from bot.richmenus.lifecycle import bring_up, keep_trying
@@ -118,39 +118,27 @@ class Services:
         self.menus.catalog = dict(previous.catalog)
         for listener in self.scenario_listeners:
             listener(self)
-        await self.start_menus(previous=previous.catalog)
+        await self.start_menus()
 
     # --- rich menus beside the server ---------------------------------------------------
 
-    async def start_menus(self, previous: dict[str, str] | None = None) -> None:
+    async def start_menus(self) -> None:
         """Bring the scenario's rich menus up in the background (bot/richmenus/lifecycle.py),
-        stopping a bring-up still running for an earlier scenario first. `previous` is the
-        catalog before a reload: friends linked to a menu whose content changed (a new
-        menu at LINE under the same key) are linked to the new one."""
+        stopping a bring-up still running for an earlier scenario first. Friends shown a
+        menu whose content changed are moved to the new one there."""
         await self.stop_menus()
         menus = self.menus
         if not self.scenario.rich_menus:
             menus.ready.set()
             return
-        scenario = self.scenario
-        before = dict(previous or {})
-
-        async def attempt() -> None:
-            await bring_up(
-                scenario,
-                self.line,
-                menus,
-                folder=self.settings.scenario_path.parent,
-                liff_id=self.settings.liff_id,
-            )
-            changed = [
-                key for key, menu_id in before.items() if menus.catalog.get(key, menu_id) != menu_id
-            ]
-            if changed:
-                await Friend.filter(rich_menu_linked__in=changed).update(rich_menu_linked=None)
-                moved = await menus.reconcile()
-                log.info("rich menus: %s friend(s) moved to the changed menus", moved)
-
+        attempt = functools.partial(
+            bring_up,
+            self.scenario,
+            self.line,
+            menus,
+            folder=self.settings.scenario_path.parent,
+            liff_id=self.settings.liff_id,
+        )
         self._menu_task = asyncio.create_task(keep_trying(attempt, menus.ready))
 
     async def stop_menus(self) -> None:

@@ -4,9 +4,11 @@ English, roles, confirmation, the points-club exchange done in chat, broadcasts 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.crm.admins import add_admin
 from bot.crm.tags import has_tag
@@ -67,8 +69,9 @@ async def test_admins_get_the_admin_menu_and_lose_it_when_removed(
     helper, helper_id = await joined(sandbox, "手伝い")
     menu = await sandbox.get(f"/sandbox/api/friends/{helper.user_id}/richmenu")
     assert menu is None
+    await sandbox.settle()
     owner_menu = await sandbox.get(f"/sandbox/api/friends/{owner.user_id}/richmenu")
-    assert owner_menu is None  # added from the shell: linked on the next sweep
+    assert owner_menu is not None and owner_menu["chatBarText"] == "管理メニュー"
     (invite_note, code_message) = await command(owner, "招待 オペレーター", 2)
     assert "オペレーターの招待コード" in invite_note["text"]
     await helper.say(code_message["text"])
@@ -409,8 +412,6 @@ async def test_export_from_chat_gives_a_link_that_needs_its_token(
 
 
 def test_every_command_is_documented_with_all_its_words() -> None:
-    from pathlib import Path
-
     from bot.admin.commands import COMMANDS
 
     docs = (Path(__file__).resolve().parent.parent / "docs" / "admin.md").read_text("utf-8")
@@ -430,3 +431,64 @@ async def test_help_shows_an_owner_every_command(
     (help_text,) = await command(owner, "help")
     for entry in COMMANDS:
         assert entry.usage in help_text["text"], entry.key
+
+
+async def test_step_commands_tag_history_and_stats_from_chat(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, _services = scenario_app
+    member, member_id = await joined(sandbox, "ステップ花子")
+    operator, _ = await admin_friend(sandbox, "バイト", "operator")
+    (refused,) = await command(operator, f"ステップ開始 3000pt特典のご案内 #{member_id}")
+    assert "管理者以上が使えます" in refused["text"]
+    admin, _ = await admin_friend(sandbox, "管理者", "admin")
+    (typo,) = await command(admin, f"step start 3000特典のご案内 #{member_id}")
+    assert "もしかして: 3000pt特典のご案内" in typo["text"]
+    (started,) = await command(admin, f"step start 3000pt特典のご案内 #{member_id}")
+    assert "開始しました" in started["text"]
+    assert await member.texts(1) == [
+        "3000ポイント達成おめでとうございます!交換できる特典をご紹介します。"
+    ]
+    (stopped,) = await command(admin, f"ステップ停止 3000pt特典のご案内 #{member_id}")
+    assert "配信中の「3000pt特典のご案内」はありません" in stopped["text"]  # it had finished
+    await command(admin, f"タグ追加 VIP #{member_id}")
+    await command(admin, f"タグ削除 VIP #{member_id}")
+    (history,) = await command(admin, f"タグ履歴 #{member_id}")
+    assert "・VIP" in history["text"] and "追加(admin)" in history["text"]
+    assert "解除" in history["text"]
+    (figures,) = await command(admin, "統計")
+    assert figures["type"] == "flex"
+    (tags,) = await command(admin, "タグ一覧")
+    assert "・VIP  0人" in tags["text"]
+
+
+POINTS_CLUB_TEXT = (Path(__file__).resolve().parent.parent / "examples" / SCENARIO).read_text(
+    encoding="utf-8"
+)
+
+
+@pytest.mark.parametrize("scenario_app", [POINTS_CLUB_TEXT], indirect=True)
+async def test_reload_from_chat_shows_errors_and_keeps_the_old_scenario(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    path = services.settings.scenario_path
+    assert path.parent != Path(__file__).resolve().parent.parent / "examples"
+    original = path.read_text(encoding="utf-8")
+    admin, _ = await admin_friend(sandbox, "管理者", "admin")
+    path.write_text(
+        original.replace("tag_added: 300ポイント削除(プレゼント)", "tag_added: 無いタグ")
+    )
+    (failed,) = await command(admin, "再読込")
+    assert "エラーがあるため読み込みませんでした" in failed["text"]
+    assert "無いタグ" in failed["text"] and "rules[" in failed["text"]
+    path.write_text(original.replace("ポイント残高は「マイページ」", "残高はマイページ"))
+    (done,) = await command(admin, "reload")
+    assert "読み込み直しました" in done["text"]
+    await command(admin, "/exit")
+    await admin.say("ポイント")
+    assert await admin.texts(1) == ["残高はマイページでご確認いただけます。"]
+    results = (
+        await AuditEntry.filter(command="reload").order_by("id").values_list("result", flat=True)
+    )
+    assert list(results) == ["error", "ok"]

@@ -175,3 +175,30 @@ def test_ab_tests_are_checked_when_the_file_loads() -> None:
         "shop.yaml: broadcasts.購入.ab_test.test_share: must be a share of the audience above 0 "
         'and below 100%, such as "20%" or 0.2',
     ]
+
+
+def test_names_and_data_reserved_for_admin_mode_are_refused() -> None:
+    found = problems(
+        """broadcasts:
+  "chat:1": {at: "2027-01-01 10:00", messages: [hi]}
+auto_replies:
+  - match: {equals: [x]}
+    messages:
+      - type: template
+        altText: x
+        template:
+          type: buttons
+          text: x
+          actions: [{type: postback, label: x, data: "adm:confirm:1:"}]
+"""
+    )
+    assert sorted(found) == [
+        "shop.yaml: auto_replies[0].messages[0].template.actions[0].data: postback data "
+        "starting with 'adm:' is reserved for admin mode",
+        "shop.yaml: broadcasts.chat:1: names starting with 'chat:' are reserved for broadcasts "
+        "sent from chat",
+    ]
+    bad_menu = problems("admin: {rich_menu: ない}\n")
+    assert bad_menu == [
+        "shop.yaml: admin.rich_menu: unknown rich menu 'ない' (declared: none are declared)"
+    ]

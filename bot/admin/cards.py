@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
 from bot import clock
+from bot.admin.flex import ACCENT, MUTED, WARNING, clip, text, titled_message
 from bot.automation.steps import PAUSED, REMINDER_PREFIX, RUNNING
 from bot.db.models import Friend, FriendTag, StepRun, TalkMessage
 from bot.scenario.crm import FieldDeclaration
@@ -25,26 +26,10 @@ NAME_CHARS = 40  # the card's title
 LABEL_CHARS = 20  # a field's or scenario's name in a row
 VALUE_CHARS = 80  # a field value, a tag list entry
 TALK_CHARS = 60  # one talk message
-ALT_TEXT_CHARS = 400  # LINE's limit
 NO_NAME = "(名前なし)"
 ADMIN_SENDER = "管理者"
 TAG_HISTORY_COMMAND = "/タグ履歴 #{id}"
 TALK_COMMAND = "/トーク #{id}"
-
-_MUTED = "#888888"
-_ACCENT = "#06c755"
-_WARNING = "#e5533d"
-
-
-def clip(text: str, limit: int) -> str:
-    """The text on one Flex line budget: cut with … when longer than `limit` characters."""
-    text = text.strip()
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _text(text: str, **style: Any) -> dict[str, Any]:
-    # LINE refuses an empty text component; callers pass something to show.
-    return {"type": "text", "text": text or "-", "wrap": True, **style}
 
 
 def _row(label: str, value: str, *, color: str | None = None) -> dict[str, Any]:
@@ -57,8 +42,8 @@ def _row(label: str, value: str, *, color: str | None = None) -> dict[str, Any]:
         "layout": "horizontal",
         "spacing": "md",
         "contents": [
-            _text(clip(label, LABEL_CHARS), size="sm", color=_MUTED, flex=3),
-            _text(value, **value_style),
+            text(clip(label, LABEL_CHARS), size="sm", color=MUTED, flex=3),
+            text(value, **value_style),
         ],
     }
 
@@ -69,7 +54,7 @@ def _section(title: str, contents: list[dict[str, Any]]) -> dict[str, Any]:
         "layout": "vertical",
         "spacing": "xs",
         "margin": "lg",
-        "contents": [_text(title, size="xs", color=_MUTED, weight="bold"), *contents],
+        "contents": [text(title, size="xs", color=MUTED, weight="bold"), *contents],
     }
 
 
@@ -112,11 +97,11 @@ async def _tag_names(friend_id: int) -> list[str]:
 
 def _tags_section(names: list[str]) -> dict[str, Any]:
     if not names:
-        return _section("タグ", [_text("タグはありません", size="sm", color=_MUTED)])
+        return _section("タグ", [text("タグはありません", size="sm", color=MUTED)])
     shown = "、".join(clip(name, VALUE_CHARS) for name in names[:MAX_TAGS])
-    lines = [_text(shown, size="sm")]
+    lines = [text(shown, size="sm")]
     if len(names) > MAX_TAGS:
-        lines.append(_text(f"ほか {len(names) - MAX_TAGS} 件", size="xs", color=_MUTED))
+        lines.append(text(f"ほか {len(names) - MAX_TAGS} 件", size="xs", color=MUTED))
     return _section(f"タグ ({len(names)})", lines)
 
 
@@ -130,9 +115,9 @@ async def _fields_section(services: Services, friend_id: int) -> dict[str, Any] 
     ]
     if not filled:
         return None
-    rows = [_row(name, clip(text, VALUE_CHARS)) for name, text in filled[:MAX_FIELDS]]
+    rows = [_row(name, clip(value, VALUE_CHARS)) for name, value in filled[:MAX_FIELDS]]
     if len(filled) > MAX_FIELDS:
-        rows.append(_text(f"ほか {len(filled) - MAX_FIELDS} 件", size="xs", color=_MUTED))
+        rows.append(text(f"ほか {len(filled) - MAX_FIELDS} 件", size="xs", color=MUTED))
     return _section("友だち情報", rows)
 
 
@@ -173,10 +158,10 @@ async def _steps_section(services: Services, friend_id: int) -> dict[str, Any] |
     rows = []
     for run in runs[:MAX_STEP_RUNS]:
         name, upcoming = _run_label(services, run)
-        color = _WARNING if run.status == PAUSED else None
+        color = WARNING if run.status == PAUSED else None
         rows.append(_row(name, clip(upcoming, VALUE_CHARS), color=color))
     if len(runs) > MAX_STEP_RUNS:
-        rows.append(_text("ほかにも実行中のステップがあります", size="xs", color=_MUTED))
+        rows.append(text("ほかにも実行中のステップがあります", size="xs", color=MUTED))
     return _section("ステップ配信", rows)
 
 
@@ -186,7 +171,7 @@ async def _talk_section(services: Services, friend: Friend) -> dict[str, Any]:
     )
     if not newest:
         return _section(
-            "最近のトーク", [_text("メッセージはまだありません", size="sm", color=_MUTED)]
+            "最近のトーク", [text("メッセージはまだありません", size="sm", color=MUTED)]
         )
     zone = services.scenario.zone
     today = clock.now().astimezone(zone).date()
@@ -200,12 +185,12 @@ async def _talk_section(services: Services, friend: Friend) -> dict[str, Any]:
                 "type": "box",
                 "layout": "vertical",
                 "contents": [
-                    _text(
+                    text(
                         f"{_talk_time(message.at, today, zone)} {sender}",
                         size="xxs",
-                        color=_ACCENT if outgoing else _MUTED,
+                        color=ACCENT if outgoing else MUTED,
                     ),
-                    _text(clip(message.text or f"[{message.kind}]", TALK_CHARS), size="sm"),
+                    text(clip(message.text or f"[{message.kind}]", TALK_CHARS), size="sm"),
                 ],
             }
         )
@@ -229,7 +214,7 @@ async def friend_card(services: Services, friend: Friend) -> dict[str, Any]:
     tags = await _tag_names(friend.id)
     summary = [_row("友だち追加日", _local_day(friend.created_at, zone))]
     if friend.blocked:
-        summary.append(_row("状態", "ブロック中", color=_WARNING))
+        summary.append(_row("状態", "ブロック中", color=WARNING))
     summary.append(_row("ポイント", f"{points:,} pt"))
     body: list[dict[str, Any]] = [
         {"type": "box", "layout": "vertical", "spacing": "xs", "contents": summary},
@@ -243,30 +228,13 @@ async def friend_card(services: Services, friend: Friend) -> dict[str, Any]:
             body.append(section)
     body.append(await _talk_section(services, friend))
     short_id = f"#{friend.id}"
-    bubble = {
-        "type": "bubble",
-        "size": "mega",
-        "header": {
-            "type": "box",
-            "layout": "vertical",
-            "contents": [
-                _text(clip(name, NAME_CHARS), weight="bold", size="lg"),
-                _text(short_id, size="sm", color=_MUTED),
-            ],
-        },
-        "body": {"type": "box", "layout": "vertical", "spacing": "sm", "contents": body},
-        "footer": {
-            "type": "box",
-            "layout": "horizontal",
-            "spacing": "sm",
-            "contents": [
-                _command_button("タグ履歴", TAG_HISTORY_COMMAND.format(id=friend.id)),
-                _command_button("トーク履歴", TALK_COMMAND.format(id=friend.id)),
-            ],
-        },
-    }
-    alt = f"友だち情報 {short_id} {name}"
-    return {"type": "flex", "altText": clip(alt, ALT_TEXT_CHARS), "contents": bubble}
+    buttons = [
+        _command_button("タグ履歴", TAG_HISTORY_COMMAND.format(id=friend.id)),
+        _command_button("トーク履歴", TALK_COMMAND.format(id=friend.id)),
+    ]
+    return titled_message(
+        clip(name, NAME_CHARS), short_id, body, f"友だち情報 {short_id} {name}", buttons
+    )
 
 
-__all__ = ["clip", "field_display", "friend_card"]
+__all__ = ["field_display", "friend_card"]

@@ -31,6 +31,9 @@ async def enter(session: AdminSession) -> None:
         session.admin.in_admin_mode = True
         await session.admin.save(update_fields=["in_admin_mode"])
         await session.audit("admin mode", result=audit.OK)
+        if session.ctx.friend is not None:
+            # An admin added from the shell gets the admins' menu at the latest here.
+            await session.services.menus.refresh([session.ctx.friend.id])
     session.say(
         f"管理者モードです({session.role.label})。送ったメッセージはコマンドとして扱います。"
         "/help で一覧、/exit で終了します。",

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from bot.admin import audit
 from bot.admin.roles import Role, role_of
 from bot.db.models import Admin
+from bot.scenario.admin import ADMIN_POSTBACK_PREFIX
 
 if TYPE_CHECKING:
     from bot.handlers.context import EventContext
@@ -16,7 +17,7 @@ if TYPE_CHECKING:
     from bot.services import Services
 
 #: Postback data of admin buttons: `adm:<action>:<flow id>:<argument>`.
-ADMIN_POSTBACK = "adm:"
+ADMIN_POSTBACK = ADMIN_POSTBACK_PREFIX
 MAX_TEXT = 5000
 MAX_QUICK_REPLIES = 13
 MAX_LABEL = 20

@@ -12,6 +12,7 @@ from tortoise.functions import Count, Sum
 from tortoise.queryset import QuerySet
 
 from bot import clock
+from bot.admin.flex import MUTED, WARNING, text, titled_message
 from bot.automation.outbox import Status
 from bot.db.models import Friend, FriendTag, OutboxMessage
 
@@ -22,12 +23,9 @@ if TYPE_CHECKING:
 
 TOP_TAGS = 5
 TAG_NAME_CHARS = 20
-ALT_TEXT_CHARS = 400
 
-_MUTED = "#888888"
 _BAR = "#06c755"
 _TRACK = "#eeeeee"
-_WARNING = "#e5533d"
 
 
 @dataclass(frozen=True)
@@ -112,10 +110,6 @@ def bar_width(count: int, largest: int) -> str:
     return f"{max(1, round(count * 100 / largest))}%"
 
 
-def _text(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "text", "text": text, **style}
-
-
 def _figure(label: str, value: str, *, color: str | None = None) -> dict[str, Any]:
     value_style: dict[str, Any] = {"size": "sm", "align": "end", "weight": "bold"}
     if color:
@@ -124,8 +118,8 @@ def _figure(label: str, value: str, *, color: str | None = None) -> dict[str, An
         "type": "box",
         "layout": "horizontal",
         "contents": [
-            _text(label, size="sm", color=_MUTED, flex=3),
-            _text(value, flex=2, **value_style),
+            text(label, size="sm", color=MUTED, flex=3),
+            text(value, flex=2, **value_style),
         ],
     }
 
@@ -145,8 +139,8 @@ def _tag_bar(tag: TagCount, largest: int) -> dict[str, Any]:
                 "type": "box",
                 "layout": "horizontal",
                 "contents": [
-                    _text(_tag_name(tag.name), size="sm", flex=4),
-                    _text(f"{tag.friends:,}人", size="sm", align="end", flex=2),
+                    text(_tag_name(tag.name), size="sm", flex=4),
+                    text(f"{tag.friends:,}人", size="sm", align="end", flex=2),
                 ],
             },
             {
@@ -172,9 +166,9 @@ def _tag_bar(tag: TagCount, largest: int) -> dict[str, Any]:
 
 
 def _chart(tags: list[TagCount]) -> list[dict[str, Any]]:
-    title = _text("よく使われているタグ", size="xs", color=_MUTED, weight="bold", margin="lg")
+    title = text("よく使われているタグ", size="xs", color=MUTED, weight="bold", margin="lg")
     if not tags:
-        return [title, _text("タグの付いた友だちはいません", size="sm", color=_MUTED)]
+        return [title, text("タグの付いた友だちはいません", size="sm", color=MUTED)]
     largest = max(tag.friends for tag in tags)
     return [title, *(_tag_bar(tag, largest) for tag in tags)]
 
@@ -190,35 +184,18 @@ def stats_message(stats: AccountStats, now_local: datetime) -> dict[str, Any]:
         _figure(
             "今日の配信失敗",
             f"{stats.failed_today:,}通",
-            color=_WARNING if stats.failed_today else None,
+            color=WARNING if stats.failed_today else None,
         ),
         _figure(f"{month}の課金対象", f"{stats.billable_this_month:,}通"),
     ]
-    bubble = {
-        "type": "bubble",
-        "size": "mega",
-        "header": {
-            "type": "box",
-            "layout": "vertical",
-            "contents": [
-                _text("アカウント統計", weight="bold", size="lg"),
-                _text(f"{now_local:%Y/%m/%d %H:%M} 時点", size="xs", color=_MUTED),
-            ],
-        },
-        "body": {
-            "type": "box",
-            "layout": "vertical",
-            "spacing": "sm",
-            "contents": [*figures, {"type": "separator", "margin": "lg"}, *_chart(stats.top_tags)],
-        },
-    }
     alt = (
         f"アカウント統計 {now_local.month}/{now_local.day}: 友だち {stats.following:,}人"
         f"(ブロック {stats.blocked:,}人)、今週 +{stats.new_this_week:,}人、"
         f"今日の配信 {stats.delivered_today:,}通(失敗 {stats.failed_today:,}通)、"
         f"{month}の課金対象 {stats.billable_this_month:,}通"
     )
-    return {"type": "flex", "altText": alt[:ALT_TEXT_CHARS], "contents": bubble}
+    body = [*figures, {"type": "separator", "margin": "lg"}, *_chart(stats.top_tags)]
+    return titled_message("アカウント統計", f"{now_local:%Y/%m/%d %H:%M} 時点", body, alt)
 
 
 __all__ = ["AccountStats", "TagCount", "account_stats", "bar_width", "stats_message"]

@@ -30,7 +30,7 @@ from bot.crm.segments import SegmentError
 from bot.crm.service import Crm
 from bot.db.models import BroadcastRun, ChatBroadcast, Friend, RuleCursor, VariantAssignment
 from bot.scenario import Scenario, render_messages
-from bot.scenario.broadcasts import Broadcast
+from bot.scenario.broadcasts import CHAT_BROADCAST_PREFIX, Broadcast
 from bot.scenario.segment import AllOf, Not, validate_condition
 
 log = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ FRIEND_CHUNK = 5000
 
 
 WINNER_SUFFIX = "#winner"
-CHAT_PREFIX = "chat:"
+CHAT_PREFIX = CHAT_BROADCAST_PREFIX
 """Runs of broadcasts composed in chat are named `chat:<ChatBroadcast id>`."""
 
 

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from bot.db.models import Friend
 from bot.line.client import LineApiError, LineClient
 from bot.richmenus.assignment import MenuAssigner
 from bot.richmenus.build import RichMenuError
@@ -39,6 +40,10 @@ async def bring_up(
         await line.set_default_rich_menu(result.menus[default])
     elif scenario.menu_rules:
         await line.cancel_default_rich_menu()
+    if result.created:
+        # A key created anew had other content before (or never existed): whoever LINE
+        # shows the old menu under that key must be linked to the new one.
+        await Friend.filter(rich_menu_linked__in=result.created).update(rich_menu_linked=None)
     moved = await menus.refresh_all()
     if moved:
         log.info("rich menus: %s friend(s) moved to their menu", moved)

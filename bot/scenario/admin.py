@@ -9,6 +9,9 @@ from pydantic import Field
 from .crm import Duration
 from .schema import _Model
 
+#: Postback data of admin-mode buttons starts with this; scenario buttons cannot use it.
+ADMIN_POSTBACK_PREFIX = "adm:"
+
 
 class AdminSettings(_Model):
     """In-chat admin mode (管理者モード): the admins' rich menu and safety limits."""

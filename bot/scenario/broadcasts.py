@@ -81,3 +81,6 @@ class Broadcast(_Model):
 
 
 BroadcastName = Annotated[str, Field(min_length=1, max_length=100)]
+
+#: Broadcasts admins compose in chat are recorded under this prefix; the file cannot use it.
+CHAT_BROADCAST_PREFIX = "chat:"

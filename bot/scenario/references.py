@@ -22,6 +22,8 @@ from .actions import (
     StopSteps,
     SwitchMenu,
 )
+from .admin import ADMIN_POSTBACK_PREFIX
+from .broadcasts import CHAT_BROADCAST_PREFIX
 from .document import Scenario
 from .forms import check_forms
 from .richmenus import check_rich_menus
@@ -117,6 +119,23 @@ def check_references(scenario: Scenario) -> list[tuple[str, str]]:
         ):
             problems.append(
                 (f"{path}.data", "postback data starting with 'sb:' is reserved for `do` buttons")
+            )
+        elif (
+            isinstance(model, PostbackAction)
+            and model.data
+            and model.data.startswith(ADMIN_POSTBACK_PREFIX)
+        ):
+            problems.append(
+                (f"{path}.data", "postback data starting with 'adm:' is reserved for admin mode")
+            )
+    for name in scenario.broadcasts:
+        if name.startswith(CHAT_BROADCAST_PREFIX):
+            problems.append(
+                (
+                    f"broadcasts.{name}",
+                    f"names starting with '{CHAT_BROADCAST_PREFIX}' are reserved for "
+                    "broadcasts sent from chat",
+                )
             )
 
     problems += _screen_references(scenario)
