@@ -17,25 +17,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import db_value, free_port, insert_many
-from bot import clock
-from bot.app import create_app
-from bot.appkeys import SERVICES
-from bot.config import Settings
+from bench.common import backend_name, sandbox_server, seed_friends
 from bot.crm.admins import add_admin
-from bot.db.models import Admin, Friend
+from bot.db.models import Admin
 from bot.sandbox.platform import STATE_KEY
 
 SCENARIO = """
@@ -83,102 +76,73 @@ class AdminChat:
 
 
 async def main(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="stepbot-bench-admin-"))
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(SCENARIO, encoding="utf-8")
-    port = free_port()
-    env = {
-        "STEPBOT_SCENARIO": str(scenario),
-        "DATABASE_URL": args.database_url or f"sqlite://{folder / 'bench.db'}",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    app = create_app(Settings.from_env(env))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    services = app[SERVICES]
-    state = app[STATE_KEY]
-    base = f"http://127.0.0.1:{port}"
     figures: list[str] = []
-    try:
-        async with aiohttp.ClientSession() as session:
-            async with session.post(
-                f"{base}/sandbox/api/friends/bulk", json={"count": args.friends + 1}
-            ) as resp:
-                user_ids = (await resp.json())["userIds"]
-            stamp = db_value(Friend, "created_at", clock.now())
-            await insert_many(
-                "friends",
-                ["line_user_id", "display_name", "blocked", "points", "created_at", "updated_at"],
-                [
-                    [uid, f"友だち{n}", False, 1200 if n % 2 else 0, stamp, stamp]
-                    for n, uid in enumerate(user_ids)
-                ],
-            )
-            admin_user = user_ids[0]
-            await add_admin(admin_user, "owner")
-            await Admin.filter(line_user_id=admin_user).update(in_admin_mode=True)
-            chat = AdminChat(session, base, admin_user)
+    async with (
+        sandbox_server(SCENARIO, args.database_url, "admin") as (app, base),
+        aiohttp.ClientSession() as session,
+    ):
+        state = app[STATE_KEY]
+        user_ids = await seed_friends(
+            session, base, args.friends + 1, lambda n: 1200 if n % 2 else 0
+        )
+        admin_user = user_ids[0]
+        await add_admin(admin_user, "owner")
+        await Admin.filter(line_user_id=admin_user).update(in_admin_mode=True)
+        chat = AdminChat(session, base, admin_user)
 
-            (count,), took = await chat.say("人数 ポイント>=1000")
-            figures.append(f"人数 ポイント>=1000 → reply: {took * 1000:.0f} ms ({count['text']})")
+        (count,), took = await chat.say("人数 ポイント>=1000")
+        figures.append(f"人数 ポイント>=1000 → reply: {took * 1000:.0f} ms ({count['text']})")
 
-            (question,), took = await chat.say("タグ追加 VIP ポイント>=1000")
-            figures.append(f"タグ追加 … → confirmation question: {took * 1000:.0f} ms")
-            (done,), took = await chat.tap(question, "実行する")
-            figures.append(f"実行する → tagged, reply: {took:.2f} s ({done['text']})")
+        (question,), took = await chat.say("タグ追加 VIP ポイント>=1000")
+        figures.append(f"タグ追加 … → confirmation question: {took * 1000:.0f} ms")
+        (done,), took = await chat.tap(question, "実行する")
+        figures.append(f"実行する → tagged, reply: {took:.2f} s ({done['text']})")
 
-            (_,), took = await chat.say("統計")
-            figures.append(f"統計 → Flex reply: {took * 1000:.0f} ms")
+        (_,), took = await chat.say("統計")
+        figures.append(f"統計 → Flex reply: {took * 1000:.0f} ms")
 
-            (link,), took = await chat.say("エクスポート")
-            url = next(w for w in link["text"].split() if w.startswith("http"))
-            started = time.perf_counter()
-            async with session.get(url) as resp:
-                body = await resp.read()
-            download = time.perf_counter() - started
-            rows = body.count(b"\r\n") - 1
-            figures.append(
-                f"エクスポート → link: {took * 1000:.0f} ms; CSV of {rows:,} friends "
-                f"({len(body) / 1e6:.1f} MB) downloaded in {download:.2f} s"
-            )
+        (link,), took = await chat.say("エクスポート")
+        url = next(w for w in link["text"].split() if w.startswith("http"))
+        started = time.perf_counter()
+        async with session.get(url) as resp:
+            body = await resp.read()
+        download = time.perf_counter() - started
+        rows = body.count(b"\r\n") - 1
+        figures.append(
+            f"エクスポート → link: {took * 1000:.0f} ms; CSV of {rows:,} friends "
+            f"({len(body) / 1e6:.1f} MB) downloaded in {download:.2f} s"
+        )
 
-            await chat.say("配信 全員")
-            await chat.say("ベンチマークのお知らせです")
-            replies, _ = await chat.say("完了", 3)
-            calls_before = len(state.calls)
-            started = time.perf_counter()
-            (_,), _ = await chat.tap(replies[-1], "今すぐ送信")
-            expected = args.friends + 1
-            while True:
-                delivered = sum(
-                    len(c.body.get("to", [])) if c.path.endswith("/multicast") else 1
-                    for c in list(state.calls)[calls_before:]
-                    if c.status == 200 and c.path.endswith(("/multicast", "/push"))
-                    and "ベンチマーク" in str(c.body)
-                )  # fmt: skip
-                if delivered >= expected:
-                    break
-                await asyncio.sleep(0.05)
-            accepted = time.perf_counter() - started
-            while True:
-                (report,) = (await chat.replies(1))[-1:]
-                if "送信" in report.get("text", "") and "%" not in report.get("text", ""):
-                    break
-            reported = time.perf_counter() - started
-            figures.append(
-                f"配信 全員 → every one of {expected:,} recipients accepted: {accepted:.2f} s; "
-                f"final report at the admin: {reported:.2f} s"
-            )
-        backend = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
-        print(f"database: {backend}; friends: {args.friends + 1:,}")
-        for line in figures:
-            print(line)
-        assert services.scenario.admin.confirm_above == 20
-    finally:
-        await runner.cleanup()
+        await chat.say("配信 全員")
+        await chat.say("ベンチマークのお知らせです")
+        replies, _ = await chat.say("完了", 3)
+        calls_before = len(state.calls)
+        started = time.perf_counter()
+        (_,), _ = await chat.tap(replies[-1], "今すぐ送信")
+        expected = args.friends + 1
+        while True:
+            delivered = sum(
+                len(c.body.get("to", [])) if c.path.endswith("/multicast") else 1
+                for c in list(state.calls)[calls_before:]
+                if c.status == 200 and c.path.endswith(("/multicast", "/push"))
+                and "ベンチマーク" in str(c.body)
+            )  # fmt: skip
+            if delivered >= expected:
+                break
+            await asyncio.sleep(0.05)
+        accepted = time.perf_counter() - started
+        while True:
+            (report,) = (await chat.replies(1))[-1:]
+            if "送信" in report.get("text", "") and "%" not in report.get("text", ""):
+                break
+        reported = time.perf_counter() - started
+        figures.append(
+            f"配信 全員 → every one of {expected:,} recipients accepted: {accepted:.2f} s; "
+            f"final report at the admin: {reported:.2f} s"
+        )
+    print(f"database: {backend_name(app)}; friends: {args.friends + 1:,}")
+    for line in figures:
+        print(line)
 
 
 if __name__ == "__main__":

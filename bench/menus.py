@@ -16,22 +16,16 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import aiohttp
-from aiohttp import web
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import db_value, free_port, insert_many, percentile
-from bot import clock
-from bot.app import create_app
+from bench.common import backend_name, percentile, sandbox_server, seed_friends
 from bot.appkeys import SERVICES
-from bot.config import Settings
 from bot.db.models import Friend
 from bot.sandbox.platform import STATE_KEY
 
@@ -64,36 +58,15 @@ menu_rules:
 
 
 async def main(args: argparse.Namespace) -> None:
-    folder = Path(tempfile.mkdtemp(prefix="stepbot-bench-menus-"))
-    scenario = folder / "scenario.yaml"
-    scenario.write_text(SCENARIO, encoding="utf-8")
-    port = free_port()
-    env = {
-        "STEPBOT_SCENARIO": str(scenario),
-        "DATABASE_URL": args.database_url or f"sqlite://{folder / 'bench.db'}",
-        "PORT": str(port),
-        "LOG_LEVEL": "WARNING",
-    }
-    os.environ.update({"NO_PROXY": "127.0.0.1,localhost", "no_proxy": "127.0.0.1,localhost"})
-    app = create_app(Settings.from_env(env))
-    runner = web.AppRunner(app)
-    await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
-    services = app[SERVICES]
-    state = app[STATE_KEY]
-    try:
+    async with (
+        sandbox_server(SCENARIO, args.database_url, "menus") as (app, base),
+        aiohttp.ClientSession() as session,
+    ):
+        services = app[SERVICES]
+        state = app[STATE_KEY]
         await services.menus.ready.wait()
         assert len(services.menus.catalog) == 2, services.menus.catalog
-        async with aiohttp.ClientSession() as session:
-            url = f"http://127.0.0.1:{port}/sandbox/api/friends/bulk"
-            async with session.post(url, json={"count": args.friends + args.singles}) as resp:
-                user_ids = (await resp.json())["userIds"]
-        stamp = db_value(Friend, "created_at", clock.now())
-        await insert_many(
-            "friends",
-            ["line_user_id", "display_name", "blocked", "points", "created_at", "updated_at"],
-            [[uid, f"友だち{n}", False, 0, stamp, stamp] for n, uid in enumerate(user_ids)],
-        )
+        user_ids = await seed_friends(session, base, args.friends + args.singles, lambda n: 0)
         ids = list(await Friend.all().order_by("id").values_list("id", flat=True))
 
         started = time.perf_counter()
@@ -119,8 +92,7 @@ async def main(args: argparse.Namespace) -> None:
             latencies.append(time.perf_counter() - started)
         linked = sum(1 for uid in user_ids if state.rich_menus.linked_menu_id(uid))
         assert linked == len(user_ids), linked
-        backend = "PostgreSQL" if env["DATABASE_URL"].startswith("postgres") else "SQLite"
-        print(f"database: {backend}; friends: {len(ids):,}")
+        print(f"database: {backend_name(app)}; friends: {len(ids):,}")
         print(f"start-up recompute of every friend's menu: {recompute:.2f} s (no LINE call)")
         print(
             f"tag to {len(bulk_ids):,} friends → every link accepted: {bulk:.2f} s "
@@ -131,8 +103,6 @@ async def main(args: argparse.Namespace) -> None:
             f"p99 {percentile(latencies, 0.99) * 1000:.1f} ms, max {max(latencies) * 1000:.1f} ms "
             f"(n={len(latencies)})"
         )
-    finally:
-        await runner.cleanup()
 
 
 if __name__ == "__main__":

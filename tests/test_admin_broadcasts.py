@@ -28,10 +28,19 @@ STICKER = {"type": "sticker", "packageId": "446", "stickerId": "1988"}
 
 
 async def an_admin(sandbox: SandboxDriver) -> FriendDriver:
-    """A friend who runs the account: the reports about a broadcast go to them."""
+    """The story starts on 2027-06-01 at 10:00 with a friend who runs the account: the
+    reports about a broadcast go to them."""
+    start_at("2027-06-01T10:00:00+09:00")
     admin, _ = await joined(sandbox, "管理者")
     await Admin.create(line_user_id=admin.user_id, role="owner", created_at=clock.now())
     return admin
+
+
+async def a_member(sandbox: SandboxDriver, services: Services) -> tuple[FriendDriver, int]:
+    """A friend tagged 会員, the audience of most broadcasts here."""
+    member, member_id = await joined(sandbox, "会員さん")
+    await services.crm.tags.add(member_id, "会員", source="admin")
+    return member, member_id
 
 
 async def report_texts(admin: FriendDriver) -> list[str]:
@@ -48,7 +57,6 @@ async def test_a_segment_broadcast_reaches_exactly_the_following_members_as_one_
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    start_at("2027-06-01T10:00:00+09:00")
     admin = await an_admin(sandbox)
     (first, first_id), (second, second_id), (gone, gone_id), (guest, _) = await joined_many(
         sandbox, ["会員A", "会員B", "退会した会員", "ゲスト"]
@@ -97,10 +105,8 @@ async def test_a_scheduled_broadcast_goes_at_its_time_and_a_cancelled_one_never(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    start_at("2027-06-01T10:00:00+09:00")
     admin = await an_admin(sandbox)
-    member, member_id = await joined(sandbox, "会員さん")
-    await services.crm.tags.add(member_id, "会員", source="admin")
+    member, _ = await a_member(sandbox, services)
     chats = services.chat_broadcasts
     noon = datetime.fromisoformat("2027-06-01T12:00:00+09:00")
     later = await chats.create(admin.user_id, {"tag": "会員"}, "タグ:会員", [SALE], noon)
@@ -139,7 +145,6 @@ async def test_a_broadcast_to_nobody_finishes_with_a_report_saying_so(
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    start_at("2027-06-01T10:00:00+09:00")
     admin = await an_admin(sandbox)
     row = await services.chat_broadcasts.create(admin.user_id, {"tag": "会員"}, "タグ:会員",
                                                 [SALE], None)  # fmt: skip
@@ -170,10 +175,8 @@ async def test_a_run_left_preparing_by_a_crashed_process_is_redone_and_sent_once
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    start_at("2027-06-01T10:00:00+09:00")
     admin = await an_admin(sandbox)
-    member, member_id = await joined(sandbox, "会員さん")
-    await services.crm.tags.add(member_id, "会員", source="admin")
+    member, _ = await a_member(sandbox, services)
     # what a process leaves when it dies after claiming the broadcast and starting its run
     then = clock.now() - timedelta(minutes=5)
     row = await ChatBroadcast.create(
@@ -199,7 +202,6 @@ async def test_progress_is_reported_while_requests_wait_and_nobody_gets_anything
     scenario_app: tuple[SandboxDriver, Services],
 ) -> None:
     sandbox, services = scenario_app
-    start_at("2027-06-01T10:00:00+09:00")
     admin = await an_admin(sandbox)
     created = await sandbox.post("/sandbox/api/friends/bulk", {"count": 999, "prefix": "読者"})
     now = clock.now()

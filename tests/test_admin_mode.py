@@ -247,10 +247,15 @@ async def test_bulk_tag_by_points_asks_for_confirmation_above_the_threshold(
     (cancelled,) = await tap(admin, removal, "キャンセル")
     assert "何も変更していません" in cancelled["text"]
     assert all([await has_tag(fid, "VIP") for fid in rich])
-    results = (
-        await AuditEntry.filter(command="tag bulk").order_by("id").values_list("result", flat=True)
+    entries = await AuditEntry.filter(command__in=["tag add", "tag remove", "tag bulk"]).order_by(
+        "id"
     )
-    assert list(results) == ["awaiting confirmation", "ok", "awaiting confirmation", "cancelled"]
+    assert [(e.command, e.result) for e in entries] == [
+        ("tag add", "awaiting confirmation"),
+        ("tag bulk", "ok"),
+        ("tag remove", "awaiting confirmation"),
+        ("tag bulk", "cancelled"),
+    ]
     # An unknown tag is refused (a typo must not create a tag).
     (unknown,) = await command(admin, "タグ追加 VlP #1")
     assert "タグ「VlP」はありません" in unknown["text"] and "VIP" in unknown["text"]
@@ -492,3 +497,43 @@ async def test_reload_from_chat_shows_errors_and_keeps_the_old_scenario(
         await AuditEntry.filter(command="reload").order_by("id").values_list("result", flat=True)
     )
     assert list(results) == ["error", "ok"]
+
+
+TWO_STEPS = """
+version: 1
+welcome: [ようこそ]
+tags: [VIP]
+steps:
+  ようこそ講座:
+    steps:
+      - {after: 0, messages: [第1回です]}
+      - {after: 1d, messages: [第2回です]}
+"""
+
+
+@pytest.mark.parametrize("scenario_app", [TWO_STEPS], indirect=True)
+async def test_pausing_and_resuming_a_step_scenario_and_cancelling_a_draft_from_chat(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, _ = scenario_app
+    student, student_id = await joined(sandbox, "受講生")
+    admin, _ = await admin_friend(sandbox, "講師", "admin")
+    await command(admin, f"ステップ開始 ようこそ講座 #{student_id}")
+    assert await student.texts(1) == ["第1回です"]
+    (paused,) = await command(admin, f"step pause ようこそ講座 #{student_id}")
+    assert "一時停止しました" in paused["text"]
+    await sandbox.advance("25h")  # lesson 2 fell due an hour ago, while paused
+    await student.nothing_more()
+    (resumed,) = await command(admin, f"ステップ再開 ようこそ講座 #{student_id}")
+    assert "再開しました" in resumed["text"]
+    await sandbox.advance("1m")
+    assert await student.texts(1) == ["第2回です"]
+    (again,) = await command(admin, f"ステップ再開 ようこそ講座 #{student_id}")
+    assert "一時停止中の「ようこそ講座」はありません" in again["text"]
+    # A broadcast being written can be dropped at any step: nothing goes out.
+    await command(admin, "配信 全員")
+    await command(admin, "下書きのお知らせ")
+    (dropped,) = await command(admin, "キャンセル")
+    assert "何も送っていません" in dropped["text"]
+    await sandbox.advance("1m")
+    await student.nothing_more()

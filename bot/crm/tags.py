@@ -100,6 +100,19 @@ class TagService:
         await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
         return True
 
+    async def _announce(
+        self,
+        event: type[TagAdded] | type[TagRemoved],
+        friend_ids: list[int],
+        name: str,
+        source: str,
+        actor: str | None,
+    ) -> None:
+        """Tell rules (and menus) about a bulk change in one batch."""
+        async with self.bus.batch():
+            for friend_id in friend_ids:
+                await self.bus.publish(event(friend_id, source, actor, tag=name))
+
     async def add_many(
         self, friend_ids: list[int], name: str, *, source: str, actor: str | None = None
     ) -> list[int]:
@@ -130,9 +143,7 @@ class TagService:
                 params = [tag_id, now, source, actor, json.dumps(chunk), tag_id]
             rows = await db.execute_query_dict(sql, params)
             added += sorted(int(row["friend_id"]) for row in rows)
-        async with self.bus.batch():
-            for friend_id in added:
-                await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        await self._announce(TagAdded, added, name, source, actor)
         return added
 
     async def bulk_add(
@@ -169,9 +180,7 @@ class TagService:
             sql, [*head, *where_params, tag.id]
         )
         added = sorted(int(row["friend_id"]) for row in rows)
-        async with self.bus.batch():
-            for friend_id in added:
-                await self.bus.publish(TagAdded(friend_id, source, actor, tag=name))
+        await self._announce(TagAdded, added, name, source, actor)
         return added
 
     async def bulk_remove(
@@ -199,9 +208,7 @@ class TagService:
             sql, [now, tag_id, *where_params]
         )
         removed = sorted(int(row["friend_id"]) for row in rows)
-        async with self.bus.batch():
-            for friend_id in removed:
-                await self.bus.publish(TagRemoved(friend_id, source, actor, tag=name))
+        await self._announce(TagRemoved, removed, name, source, actor)
         return removed
 
     async def remove(

@@ -95,35 +95,30 @@ class WebhookSender:
         )
         return await self.post([_envelope(friend, "unfollow", reply_token=None)])
 
-    async def text(self, friend: VirtualFriend, text: str) -> int:
+    async def _message(
+        self, friend: VirtualFriend, content: dict[str, Any], shown: dict[str, Any]
+    ) -> int:
+        """A message event carrying `content` (LINE adds an id and a quote token); the
+        transcript shows `shown`."""
         event = _envelope(
             friend, "message", reply_token=self.state.issue_reply_token(friend.user_id)
         )
         event["message"] = {
-            "type": "text",
             "id": str(secrets.randbits(60)),
             "quoteToken": secrets.token_urlsafe(24),
-            "text": text,
+            **content,
         }
-        await self.state.record(friend.user_id, "in", {"type": "text", "text": text})
+        await self.state.record(friend.user_id, "in", shown)
         return await self.post([event])
+
+    async def text(self, friend: VirtualFriend, text: str) -> int:
+        content = {"type": "text", "text": text}
+        return await self._message(friend, content, content)
 
     async def sticker(self, friend: VirtualFriend, package_id: str, sticker_id: str) -> int:
         """A sticker, as LINE sends it (the bot may answer or forward it)."""
-        event = _envelope(
-            friend, "message", reply_token=self.state.issue_reply_token(friend.user_id)
-        )
-        event["message"] = {
-            "type": "sticker",
-            "id": str(secrets.randbits(60)),
-            "quoteToken": secrets.token_urlsafe(24),
-            "packageId": package_id,
-            "stickerId": sticker_id,
-            "stickerResourceType": "STATIC",
-        }
         shown = {"type": "sticker", "packageId": package_id, "stickerId": sticker_id}
-        await self.state.record(friend.user_id, "in", shown)
-        return await self.post([event])
+        return await self._message(friend, {**shown, "stickerResourceType": "STATIC"}, shown)
 
     async def postback(
         self,

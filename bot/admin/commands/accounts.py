@@ -60,7 +60,6 @@ async def _admin_of(session: AdminSession, parsed: Parsed) -> tuple[Admin, Frien
     admin = await Admin.get_or_none(line_user_id=friend.line_user_id)
     if admin is None:
         raise UsageError(f"{short(friend)} さんは管理者ではありません。")
-    session.audit_target = short(friend)
     return admin, friend
 
 

@@ -3,11 +3,12 @@ confirmation before a change that touches many friends."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from bot.admin import audit, flows
 from bot.admin.grammar import Parsed
+from bot.admin.registry import Runner
 from bot.admin.session import AdminSession, UsageError, tap_item
 from bot.admin.targets import Target, parse_target, search_by_name, short
 from bot.db.models import Friend
@@ -30,8 +31,9 @@ def target_of(session: AdminSession, words: Sequence[str]) -> Target:
 async def one_friend(
     session: AdminSession, parsed: Parsed, start: int, end: int | None = None
 ) -> Friend | None:
-    """The one friend named by args[start:end] (`#12` or a name). Several matching names:
-    the admin is asked to pick, and the command runs again with the pick (None here)."""
+    """The one friend named by args[start:end] (`#12` or a name), who becomes the audit
+    entry's target. Several matching names: the admin is asked to pick, and the command
+    runs again with the pick (None here)."""
     words = parsed.args[start:end]
     target = target_of(session, words)
     if target.is_group or len(target.friend_ids) > 1:
@@ -40,12 +42,14 @@ async def one_friend(
         friend = await Friend.get_or_none(id=target.friend_ids[0])
         if friend is None:
             raise UsageError(f"#{target.friend_ids[0]} の友だちはいません。")
+        session.audit_target = short(friend)
         return friend
     assert target.name is not None
     found = await search_by_name(target.name, limit=MAX_CANDIDATES + 1)
     if not found:
         raise UsageError(f"「{target.name}」という名前の友だちは見つかりません。")
     if len(found) == 1:
+        session.audit_target = short(found[0])
         return found[0]
     stop = len(parsed.args) if end is None else end
     flow = await flows.begin(
@@ -61,16 +65,33 @@ async def one_friend(
     return None
 
 
+FRIEND_WANTED = "友だちの指定(#12 または名前)"
+
+
+def about_a_friend(act: Callable[[AdminSession, Friend], Awaitable[None]]) -> Runner:
+    """A command whose arguments all name one friend: find them (or ask which), then act."""
+
+    async def run(session: AdminSession, parsed: Parsed) -> None:
+        need(parsed, 1, FRIEND_WANTED)
+        friend = await one_friend(session, parsed, 0)
+        if friend is not None:
+            await act(session, friend)
+
+    return run
+
+
 async def confirm_first(
     session: AdminSession, op: str, data: dict[str, Any], question: str, yes: str = "実行する"
 ) -> None:
-    """Keep the operation as a flow and ask; it runs when the admin taps `yes`."""
+    """Keep the operation as a flow and ask; it runs when the admin taps `yes`. The
+    command's audit entry says it awaits confirmation; the confirmation gets its own."""
     flow = await flows.begin(session.user_id, CONFIRM, {"op": op, **data})
     session.say(
         question,
         [tap_item(yes, CONFIRM, flow.id), tap_item("キャンセル", "cancel", flow.id)],
     )
-    await session.audit(op, target=str(data.get("label", "")), result=audit.PENDING, detail=data)
+    session.audit_result = audit.PENDING
+    session.audit_detail = data
 
 
 def thousands(number: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.admin import flows, talk
-from bot.admin.commands.common import need, one_friend
+from bot.admin.commands.common import FRIEND_WANTED, about_a_friend, need, one_friend
 from bot.admin.grammar import Parsed
 from bot.admin.registry import Command
 from bot.admin.roles import Role
@@ -16,23 +16,13 @@ REPLY = "reply"
 HISTORY_LINES = 20
 
 
-async def lookup(session: AdminSession, parsed: Parsed) -> None:
+async def lookup(session: AdminSession, friend: Friend) -> None:
     from bot.admin.cards import friend_card
 
-    need(parsed, 1, "友だちの指定(#12 または名前)")
-    friend = await one_friend(session, parsed, 0)
-    if friend is None:
-        return
-    session.audit_target = short(friend)
     session.add(await friend_card(session.services, friend))
 
 
-async def tag_history(session: AdminSession, parsed: Parsed) -> None:
-    need(parsed, 1, "友だちの指定(#12 または名前)")
-    friend = await one_friend(session, parsed, 0)
-    if friend is None:
-        return
-    session.audit_target = short(friend)
+async def tag_history(session: AdminSession, friend: Friend) -> None:
     periods = await history(friend_id=friend.id, limit=HISTORY_LINES)
     if not periods:
         session.say(f"{short(friend)} さんのタグ履歴はありません。")
@@ -48,12 +38,7 @@ async def tag_history(session: AdminSession, parsed: Parsed) -> None:
     session.say("\n".join(lines))
 
 
-async def talk_history(session: AdminSession, parsed: Parsed) -> None:
-    need(parsed, 1, "友だちの指定(#12 または名前)")
-    friend = await one_friend(session, parsed, 0)
-    if friend is None:
-        return
-    session.audit_target = short(friend)
+async def talk_history(session: AdminSession, friend: Friend) -> None:
     messages = await talk.history(friend.id, HISTORY_LINES)
     quick = [tap_item("返信する", REPLY, "", str(friend.id))]
     if not messages:
@@ -90,13 +75,12 @@ async def send_reply(session: AdminSession, friend: Friend, text: str) -> None:
 
 
 async def reply_command(session: AdminSession, parsed: Parsed) -> None:
-    need(parsed, 1, "友だちの指定(#12 または名前)")
+    need(parsed, 1, FRIEND_WANTED)
     friend = await one_friend(session, parsed, 0, 1)
     if friend is None:
         return
     text = " ".join(parsed.args[1:]).strip()
     if not text:
-        session.audit_target = short(friend)
         await ask_reply(session, friend)
         return
     await send_reply(session, friend, text)
@@ -124,11 +108,12 @@ COMMANDS = (
     Command("find", ("友だち", "find", "lookup", "検索", "友達"), Role.OPERATOR,
             "友だち <#ID|名前>",
             "友だちの情報(タグ・項目・ポイント・配信中のシナリオ・最近のメッセージ)",
-            "友だち", lookup),
+            "友だち", about_a_friend(lookup)),
     Command("history", ("タグ履歴", "history", "tag history"), Role.OPERATOR,
-            "タグ履歴 <#ID|名前>", "友だちのタグの付け外しの記録", "友だち", tag_history),
+            "タグ履歴 <#ID|名前>", "友だちのタグの付け外しの記録", "友だち",
+            about_a_friend(tag_history)),
     Command("talk", ("トーク", "talk", "トーク履歴"), Role.OPERATOR, "トーク <#ID|名前>",
-            "友だちとの1:1トークの履歴", "友だち", talk_history),
+            "友だちとの1:1トークの履歴", "友だち", about_a_friend(talk_history)),
     Command("reply", ("返信", "reply"), Role.OPERATOR, "返信 <#ID|名前> [本文]",
             "友だちにアカウントとして返信する(本文なしなら次のメッセージを送る)", "友だち",
             reply_command),

@@ -28,7 +28,6 @@ async def _change(session: AdminSession, parsed: Parsed, adding: bool) -> None:
     if friend is None:
         return
     points = session.services.crm.points
-    session.audit_target = short(friend)
     session.audit_detail = {"amount": amount if adding else -amount, "reason": reason}
     if adding:
         result = await points.add(

@@ -73,11 +73,7 @@ async def reload(session: AdminSession, parsed: Parsed) -> None:
             "シナリオにエラーがあるため読み込みませんでした(これまでのシナリオのまま動いています)。\n"
             f"{result.errors}"
         )
-        raise_failed(session)
-
-
-def raise_failed(session: AdminSession) -> None:
-    session.audit_result = audit.FAILED
+        session.audit_result = audit.FAILED
 
 
 async def show_audit(session: AdminSession, parsed: Parsed) -> None:

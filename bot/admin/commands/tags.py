@@ -48,7 +48,6 @@ async def _change(session: AdminSession, parsed: Parsed, adding: bool) -> None:
                 f"「{target.label}」の {thousands(count)}人にタグ「{name}」を{verb}ます。"
                 "よろしいですか?",
             )
-            session.audit_result = "awaiting confirmation"
             return
         await apply_bulk(session, data)
         return
@@ -62,6 +61,7 @@ async def _change(session: AdminSession, parsed: Parsed, adding: bool) -> None:
         if friend is None:
             return
         friends = [friend]
+        session.audit_target = f"{name} → {short(friend)}"
     tags = session.services.crm.tags
     changed = []
     for friend in friends:
