@@ -21,6 +21,7 @@ from bot.db import sqlite_wal
 from bot.db.runtime import close_database, database_alive, open_database
 from bot.dispatch import EventDispatcher
 from bot.handlers.setup import build_router
+from bot.integrations.setup import setup_integrations
 from bot.line.client import LineClient
 from bot.line.ratelimit import RateLimits, parse_limits
 from bot.line.webhook import MAX_BODY_BYTES
@@ -215,5 +216,6 @@ def create_app(settings: Settings, scenario: Scenario | None = None) -> web.Appl
         )
     setup_liff(app)
     keep_liff_current(app)
+    setup_integrations(app)
     setup_export_routes(app)
     return app

@@ -21,6 +21,10 @@ DEFAULT_SCENARIO = Path(__file__).resolve().parent.parent / "examples" / "welcom
 
 
 MIN_ADMIN_CODE = 8
+#: Integration secrets the sandbox uses when none is set, so its test events verify.
+SANDBOX_STRIPE_SECRET = "whsec_stepbotsandbox"
+SANDBOX_SHOPIFY_SECRET = "stepbot-sandbox-shopify-secret"
+SANDBOX_HOOK_SECRET = "stepbot-sandbox-hook-secret"
 
 
 class ConfigError(ValueError):
@@ -100,6 +104,25 @@ class Settings:
     line_login_channel_id: str | None = None
     admin_code: str | None = None
     """`STEPBOT_ADMIN_CODE`: sent to the bot, it makes the sender the first owner."""
+    stripe_webhook_secret: str | None = None
+    """`STRIPE_WEBHOOK_SECRET` (whsec_…): Stripe events are refused without it."""
+    shopify_webhook_secret: str | None = None
+    """`SHOPIFY_WEBHOOK_SECRET`: the app's client secret that signs Shopify webhooks."""
+    shopify_link_secret: str | None = None
+    """`SHOPIFY_LINK_SECRET`: signs the customer codes that link a shop customer to a friend."""
+    friend_add_url: str | None = None
+    """`LINE_FRIEND_URL`: the account's friend-add URL (https://lin.ee/… or
+    https://line.me/R/ti/p/@…), where inflow routes send visitors."""
+    env_secrets: tuple[tuple[str, str], ...] = ()
+    """Environment variables whose names contain SECRET, for per-source webhook secrets
+    named in the scenario (read once, like every setting)."""
+
+    def secret(self, name: str) -> str | None:
+        """A secret from the environment by name, or the sandbox's own in sandbox mode."""
+        value = dict(self.env_secrets).get(name)
+        if value:
+            return value
+        return SANDBOX_HOOK_SECRET if self.sandbox else None
 
     @property
     def sandbox(self) -> bool:
@@ -150,6 +173,15 @@ class Settings:
                 f"STEPBOT_ADMIN_CODE must be at least {MIN_ADMIN_CODE} characters "
                 "(it makes an owner)"
             )
+        sandbox = not token
+
+        def env_secret(name: str, sandbox_value: str) -> str | None:
+            value = (env.get(name) or "").strip()
+            return value or (sandbox_value if sandbox else None)
+
+        friend_url = (env.get("LINE_FRIEND_URL") or "").strip() or None
+        if friend_url is not None and not friend_url.startswith("https://"):
+            raise ConfigError(f"LINE_FRIEND_URL must be an https:// URL, got {friend_url!r}")
         port = _int(env, "PORT", 8080)
         if not 0 <= port <= 65535:
             raise ConfigError(f"PORT must be between 0 and 65535, got {port}")
@@ -169,4 +201,11 @@ class Settings:
             liff_id=liff_id,
             line_login_channel_id=login_channel,
             admin_code=admin_code,
+            stripe_webhook_secret=env_secret("STRIPE_WEBHOOK_SECRET", SANDBOX_STRIPE_SECRET),
+            shopify_webhook_secret=env_secret("SHOPIFY_WEBHOOK_SECRET", SANDBOX_SHOPIFY_SECRET),
+            shopify_link_secret=env_secret("SHOPIFY_LINK_SECRET", SANDBOX_SHOPIFY_SECRET),
+            friend_add_url=friend_url,
+            env_secrets=tuple(
+                sorted((k, v.strip()) for k, v in env.items() if "SECRET" in k and v.strip())
+            ),
         )

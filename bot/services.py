@@ -26,6 +26,11 @@ from bot.automation.rules import RuleEngine
 from bot.automation.steps import StepRunner
 from bot.config import Settings
 from bot.crm.service import Crm
+from bot.integrations.inbound import InboundHooks
+from bot.integrations.refs import FriendRefs
+from bot.integrations.routes import InflowRoutes
+from bot.integrations.shopify import ShopOrders
+from bot.integrations.stripe import StripePayments
 from bot.line.client import LineClient
 from bot.richmenus.assignment import MenuAssigner
 from bot.richmenus.lifecycle import bring_up, keep_trying
@@ -61,6 +66,12 @@ class Services:
     stamps: StampRallies = field(init=False)
     lessons: LessonCourses = field(init=False)
     menus: MenuAssigner = field(init=False)
+    refs: FriendRefs = field(init=False)
+    """Signed friend references handed to Stripe and Shopify (bot/integrations/refs.py)."""
+    payments: StripePayments = field(init=False)
+    shop: ShopOrders = field(init=False)
+    hooks: InboundHooks = field(init=False)
+    routes: InflowRoutes = field(init=False)
     scenario_listeners: list[Callable[[Services], None]] = field(default_factory=list, init=False)
     """Called after each scenario swap, for parts held outside (the LIFF forms)."""
     scenario_reload_seen: int | None = field(default=None, init=False)
@@ -71,6 +82,7 @@ class Services:
 
     def __post_init__(self) -> None:
         self.outbox = Outbox(self.line)
+        self.refs = FriendRefs(self.settings.channel_secret)
         self._assemble(self.scenario, self.router, Crm(self.scenario))
 
     def _assemble(self, scenario: Scenario, router: Router, crm: Crm) -> None:
@@ -100,6 +112,11 @@ class Services:
         self.actions.stamps = self.stamps
         self.actions.lessons = self.lessons
         self.actions.menus = self.menus
+        wiring = (scenario, crm, self.actions, self.settings, self.refs)
+        self.payments = StripePayments(*wiring)
+        self.shop = ShopOrders(*wiring)
+        self.hooks = InboundHooks(*wiring)
+        self.routes = InflowRoutes(*wiring)
 
     async def use_scenario(self, scenario: Scenario, content_hash: str | None) -> None:
         """Run `scenario` from now on (a reload): every scenario part and the router are

@@ -163,7 +163,7 @@ def test_top_level_typo_is_an_unknown_key() -> None:
         "scenario.yaml: welcom: unknown key (expected one of: version, name, timezone, welcome, "
         "welcome_on_unblock, auto_replies, default_reply, tags, fields, points, scores, "
         "segments, rules, steps, reminders, broadcasts, delivery, surveys, stamp_rallies, "
-        "courses, rich_menus, menu_rules, forms, admin)"
+        "courses, rich_menus, menu_rules, forms, admin, integrations, routes)"
     ]
 
 

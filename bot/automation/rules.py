@@ -33,8 +33,12 @@ from bot.scenario.rules import (
     FormSubmittedTrigger,
     LinkClickedTrigger,
     MessageTrigger,
+    OrderPaidTrigger,
+    PaymentMatch,
+    PaymentTrigger,
     PostbackMatch,
     PostbackTrigger,
+    RouteTrigger,
     Rule,
     ScheduleTrigger,
     ScoreChangedTrigger,
@@ -42,6 +46,7 @@ from bot.scenario.rules import (
     TagAddedTrigger,
     TagAgeTrigger,
     TagRemovedTrigger,
+    WebhookTrigger,
 )
 from bot.scenario.segment import AllOf, validate_condition
 
@@ -63,6 +68,12 @@ _EVENT_KIND: dict[type[ev.DomainEvent], str] = {
     ev.FormSubmitted: "form_submitted",
     ev.LinkClicked: "link_clicked",
     ev.SurveyCompleted: "survey_completed",
+    ev.PaymentReceived: "payment",
+    ev.SubscriptionCanceled: "subscription_canceled",
+    ev.PaymentFailed: "payment_failed",
+    ev.OrderPaid: "order_paid",
+    ev.InboundReceived: "webhook",
+    ev.RouteArrived: "route",
 }
 
 
@@ -92,7 +103,32 @@ def _trigger_matches(trigger: Any, event: ev.DomainEvent) -> bool:
         return event.form == trigger.form_submitted
     if isinstance(trigger, SurveyCompletedTrigger) and isinstance(event, ev.SurveyCompleted):
         return event.survey == trigger.survey_completed
+    if isinstance(trigger, PaymentTrigger) and isinstance(event, ev.PaymentReceived):
+        return _payment_matches(trigger.payment, event)
+    if isinstance(trigger, OrderPaidTrigger) and isinstance(event, ev.OrderPaid):
+        order = trigger.order_paid
+        if order.sku is None and order.product_id is None:
+            return True
+        return bool(
+            set(order.sku or ()) & set(event.skus)
+            or set(order.product_id or ()) & set(event.product_ids)
+        )
+    if isinstance(trigger, WebhookTrigger) and isinstance(event, ev.InboundReceived):
+        hook = trigger.webhook
+        return hook.source == event.hook and (hook.event is None or event.event in hook.event)
+    if isinstance(trigger, RouteTrigger) and isinstance(event, ev.RouteArrived):
+        return event.route in trigger.route
     return True  # followed, unfollowed, points_changed carry nothing more to compare
+
+
+def _payment_matches(spec: PaymentMatch, event: ev.PaymentReceived) -> bool:
+    if event.renewal and not spec.renewals:
+        return False
+    if spec.price is None and spec.product is None:
+        return True
+    return bool(
+        set(spec.price or ()) & set(event.prices) or set(spec.product or ()) & set(event.products)
+    )
 
 
 def _step_triggers(scenario: Scenario) -> list[Rule]:

@@ -100,6 +100,53 @@ class StampAdded(DomainEvent):
     """How many stamps the card holds now."""
 
 
+@dataclass(frozen=True)
+class PaymentReceived(DomainEvent):
+    """A Stripe payment of the friend (checkout completed or an invoice paid)."""
+
+    prices: tuple[str, ...] = ()
+    products: tuple[str, ...] = ()
+    amount: int = 0
+    currency: str = ""
+    renewal: bool = False
+
+
+@dataclass(frozen=True)
+class SubscriptionCanceled(DomainEvent):
+    subscription: str = ""
+
+
+@dataclass(frozen=True)
+class PaymentFailed(DomainEvent):
+    amount: int = 0
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class OrderPaid(DomainEvent):
+    """A paid shop order of the friend."""
+
+    order: str = ""
+    skus: tuple[str, ...] = ()
+    product_ids: tuple[int, ...] = ()
+    total: int = 0
+
+
+@dataclass(frozen=True)
+class InboundReceived(DomainEvent):
+    """A signed event from another system (`integrations.webhooks`)."""
+
+    hook: str = ""
+    event: str = ""
+
+
+@dataclass(frozen=True)
+class RouteArrived(DomainEvent):
+    """The friend came through an inflow route (流入経路)."""
+
+    route: str = ""
+
+
 Subscriber = Callable[[DomainEvent], Awaitable[None]]
 BatchEnd = Callable[[], Awaitable[None]]
 

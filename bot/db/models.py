@@ -613,3 +613,115 @@ class ScenarioReload(Model):
 
     class Meta:
         table = "scenario_reloads"
+
+
+class IntegrationEvent(Model):
+    """An event received from an integration (Stripe, Shopify, a signed webhook): kept by
+    its id so a replay is recognised and processed once. Also holds once-only keys such as
+    the first payment of a subscription."""
+
+    id = fields.BigIntField(primary_key=True)
+    provider = fields.CharField(max_length=40)
+    event_id = fields.CharField(max_length=200)
+    kind = fields.CharField(max_length=100, default="")
+    friend_id = fields.IntField(null=True)
+    status = fields.CharField(max_length=16, default="received")
+    detail = fields.CharField(max_length=500, default="")
+    received_at = fields.DatetimeField()
+    done_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "integration_events"
+        unique_together = (("provider", "event_id"),)
+        indexes = (("provider", "status", "received_at"),)
+
+
+class ExternalCustomer(Model):
+    """A customer of a payment or shop service linked to a friend (a Stripe customer id, a
+    Shopify customer id), so later events about the customer reach the friend."""
+
+    id = fields.IntField(primary_key=True)
+    provider = fields.CharField(max_length=40)
+    customer_id = fields.CharField(max_length=100)
+    friend_id = fields.IntField()
+    linked_at = fields.DatetimeField()
+    via = fields.CharField(max_length=40, default="")
+
+    class Meta:
+        table = "external_customers"
+        unique_together = (("provider", "customer_id"),)
+        indexes = (("friend_id",),)
+
+
+class ShopOrder(Model):
+    """A paid shop order: what it earned, what refunds took back, and whose it is (a friend
+    once the customer is linked, so orders paid before linking are credited then)."""
+
+    id = fields.BigIntField(primary_key=True)
+    order_id = fields.CharField(max_length=100, unique=True)
+    customer_id = fields.CharField(max_length=100, null=True)
+    friend_id = fields.IntField(null=True)
+    name = fields.CharField(max_length=100, default="")
+    subtotal = fields.IntField(default=0)
+    currency = fields.CharField(max_length=8, default="")
+    items: list[dict[str, Any]] = fields.JSONField(default=list)
+    points = fields.IntField(default=0)
+    points_reversed = fields.IntField(default=0)
+    refunded = fields.IntField(default=0)
+    paid_at = fields.DatetimeField()
+    credited_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "shop_orders"
+        indexes = (("customer_id",), ("friend_id",))
+
+
+class RouteRecord(Model):
+    """An inflow route (流入経路): from the scenario, or made by an admin in chat."""
+
+    id = fields.IntField(primary_key=True)
+    name = fields.CharField(max_length=64, unique=True)
+    title = fields.CharField(max_length=200, default="")
+    target = fields.CharField(max_length=2000, default="friend_add")
+    tag = fields.CharField(max_length=100, null=True)
+    origin = fields.CharField(max_length=16, default="scenario")
+    created_by = fields.CharField(max_length=64, null=True)
+    created_at = fields.DatetimeField()
+
+    class Meta:
+        table = "inflow_routes"
+
+
+class RouteVisit(Model):
+    """One opening of a route's link. `code` is what a visitor carries into LINE, so the
+    visit can be matched to a friend when they identify or follow."""
+
+    id = fields.BigIntField(primary_key=True)
+    route = fields.CharField(max_length=64)
+    code = fields.CharField(max_length=32, unique=True)
+    at = fields.DatetimeField()
+    line_user_id = fields.CharField(max_length=64, null=True)
+    friend_id = fields.IntField(null=True)
+    matched_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "route_visits"
+        indexes = (("route", "at"), ("line_user_id", "matched_at"))
+
+
+class RouteArrival(Model):
+    """A friend who came through a route: whether it brought them as a new friend, whether
+    the route's actions ran, and when they converted."""
+
+    id = fields.BigIntField(primary_key=True)
+    route = fields.CharField(max_length=64)
+    friend_id = fields.IntField()
+    at = fields.DatetimeField()
+    new_friend = fields.BooleanField(default=False)
+    actions_run = fields.BooleanField(default=False)
+    converted_at: datetime | None = fields.DatetimeField(null=True)
+
+    class Meta:
+        table = "route_arrivals"
+        unique_together = (("route", "friend_id"),)
+        indexes = (("friend_id",),)

@@ -31,11 +31,13 @@ from .rules import (
     FieldChangedTrigger,
     FormSubmittedTrigger,
     LinkClickedTrigger,
+    RouteTrigger,
     ScoreChangedTrigger,
     SurveyCompletedTrigger,
     TagAddedTrigger,
     TagAgeTrigger,
     TagRemovedTrigger,
+    WebhookTrigger,
 )
 from .schema import PostbackAction
 from .variants import Conversion
@@ -138,11 +140,68 @@ def check_references(scenario: Scenario) -> list[tuple[str, str]]:
                 )
             )
 
+    problems += _integration_references(scenario)
     problems += _screen_references(scenario)
     problems += _rule_cycles(scenario)
     problems += _segment_problems(scenario)
     problems += check_rich_menus(scenario)
     problems += check_forms(scenario)
+    return problems
+
+
+def _integration_references(scenario: Scenario) -> list[tuple[str, str]]:
+    """Tags, fields, webhook sources and routes named by the integrations must exist."""
+    problems: list[tuple[str, str]] = []
+    tags = set(scenario.tag_folders)
+    integrations = scenario.integrations
+    products: list[tuple[str, list[str] | None]] = []
+    if integrations.stripe is not None:
+        products += [
+            (f"integrations.stripe.products[{i}].tag", p.tag)
+            for i, p in enumerate(integrations.stripe.products)
+        ]
+    if integrations.shopify is not None:
+        products += [
+            (f"integrations.shopify.products[{i}].tag", p.tag)
+            for i, p in enumerate(integrations.shopify.products)
+        ]
+    for path, names in products:
+        problems += [(path, _known("tag", n, tags)) for n in names or () if n not in tags]
+    for name, source in integrations.webhooks.items():
+        problems += [
+            (f"integrations.webhooks.{name}.fields", _known("field", f, scenario.fields))
+            for f in source.fields
+            if f not in scenario.fields
+        ]
+    for name, route in scenario.routes.items():
+        if route.conversion is not None and route.conversion.tag not in tags:
+            problems.append(
+                (f"routes.{name}.conversion.tag", _known("tag", route.conversion.tag, tags))
+            )
+    for loc, model in walk(scenario):
+        path = dotted(loc)
+        if isinstance(model, WebhookTrigger):
+            hook = model.webhook.source
+            spec = integrations.webhooks.get(hook)
+            if spec is None:
+                problems.append(
+                    (
+                        f"{path}.webhook.source",
+                        _known("webhook source", hook, integrations.webhooks),
+                    )
+                )
+            elif spec.events is not None:
+                problems += [
+                    (f"{path}.webhook.event", _known(f"event of {hook}", e, spec.events))
+                    for e in model.webhook.event or ()
+                    if e not in spec.events
+                ]
+        elif isinstance(model, RouteTrigger):
+            problems += [
+                (f"{path}.route", _known("route", r, scenario.routes))
+                for r in model.route
+                if r not in scenario.routes
+            ]
     return problems
 
 

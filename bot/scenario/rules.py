@@ -138,6 +138,87 @@ class TagAgeTrigger(_Model):
     tag_age: TagAgeSpec
 
 
+def _true_is_any(value: object) -> object:
+    return {} if value is True else value
+
+
+def _names(value: object) -> object:
+    return [value] if isinstance(value, str | int) else value
+
+
+Names = Annotated[
+    list[Annotated[str, Field(min_length=1)]],
+    BeforeValidator(_names, json_schema_input_type=str | list[str]),
+    Field(min_length=1),
+]
+
+
+class PaymentMatch(_Model):
+    price: Names | None = None
+    """Only payments including one of these Stripe price ids."""
+    product: Names | None = None
+    """Only payments including one of these Stripe product ids."""
+    renewals: bool = False
+    """Also fire when a subscription renews (a later invoice paid), not only on joining."""
+
+
+class PaymentTrigger(_Model):
+    """When the friend pays through Stripe (`payment: true`, or only some prices or
+    products)."""
+
+    payment: Annotated[
+        PaymentMatch, BeforeValidator(_true_is_any, json_schema_input_type=bool | PaymentMatch)
+    ]
+
+
+class SubscriptionCanceledTrigger(_Model):
+    """When the friend's Stripe subscription ends."""
+
+    subscription_canceled: Literal[True]
+
+
+class PaymentFailedTrigger(_Model):
+    """When a Stripe payment of the friend fails."""
+
+    payment_failed: Literal[True]
+
+
+class OrderMatch(_Model):
+    sku: Names | None = None
+    """Only orders with one of these SKUs."""
+    product_id: (
+        Annotated[list[int], BeforeValidator(_names, json_schema_input_type=int | list[int])] | None
+    ) = None
+    """Only orders with one of these Shopify product ids."""
+
+
+class OrderPaidTrigger(_Model):
+    """When a shop order of the friend is paid (`order_paid: true`, or some products)."""
+
+    order_paid: Annotated[
+        OrderMatch, BeforeValidator(_true_is_any, json_schema_input_type=bool | OrderMatch)
+    ]
+
+
+class WebhookMatch(_Model):
+    source: Annotated[str, Field(min_length=1)]
+    """A source from `integrations.webhooks`."""
+    event: Names | None = None
+    """Only these event names; any event of the source when not given."""
+
+
+class WebhookTrigger(_Model):
+    """When another system posts a signed event naming the friend."""
+
+    webhook: WebhookMatch
+
+
+class RouteTrigger(_Model):
+    """When the friend comes through one of these inflow routes (流入経路)."""
+
+    route: Names
+
+
 _TRIGGERS: dict[str, type[_Model]] = {
     "followed": Followed,
     "unfollowed": Unfollowed,
@@ -153,9 +234,20 @@ _TRIGGERS: dict[str, type[_Model]] = {
     "survey_completed": SurveyCompletedTrigger,
     "schedule": ScheduleTrigger,
     "tag_age": TagAgeTrigger,
+    "payment": PaymentTrigger,
+    "subscription_canceled": SubscriptionCanceledTrigger,
+    "payment_failed": PaymentFailedTrigger,
+    "order_paid": OrderPaidTrigger,
+    "webhook": WebhookTrigger,
+    "route": RouteTrigger,
 }
 TRIGGER_NAMES = ", ".join(_TRIGGERS)
 STATE_TRIGGERS = ("points_changed", "score_changed", "field_changed")
+#: Triggers that can be written as a bare word (`when: followed`).
+_FLAG_TRIGGERS = (
+    "followed", "unfollowed", "points_changed", "payment", "subscription_canceled",
+    "payment_failed", "order_paid",
+)  # fmt: skip
 
 
 def _pick(value: Any) -> str | None:
@@ -168,7 +260,7 @@ def _pick(value: Any) -> str | None:
 
 
 def _trigger_shape(value: object) -> object:
-    if isinstance(value, str) and value in ("followed", "unfollowed", "points_changed"):
+    if isinstance(value, str) and value in _FLAG_TRIGGERS:
         return {value: True}
     if not isinstance(value, Mapping):
         raise PydanticCustomError("trigger_shape", "must be a trigger such as tag_added: 会員")
@@ -200,7 +292,13 @@ Trigger = Annotated[
     | Annotated[FormSubmittedTrigger, Tag("trigger:form_submitted")]
     | Annotated[SurveyCompletedTrigger, Tag("trigger:survey_completed")]
     | Annotated[ScheduleTrigger, Tag("trigger:schedule")]
-    | Annotated[TagAgeTrigger, Tag("trigger:tag_age")],
+    | Annotated[TagAgeTrigger, Tag("trigger:tag_age")]
+    | Annotated[PaymentTrigger, Tag("trigger:payment")]
+    | Annotated[SubscriptionCanceledTrigger, Tag("trigger:subscription_canceled")]
+    | Annotated[PaymentFailedTrigger, Tag("trigger:payment_failed")]
+    | Annotated[OrderPaidTrigger, Tag("trigger:order_paid")]
+    | Annotated[WebhookTrigger, Tag("trigger:webhook")]
+    | Annotated[RouteTrigger, Tag("trigger:route")],
     Discriminator(_pick),
     BeforeValidator(_trigger_shape),
 ]
