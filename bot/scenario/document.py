@@ -23,7 +23,7 @@ from .crm import (
     declared_tags,
 )
 from .forms import Form
-from .integrations import InflowRoute, Integrations, check_route_names
+from .integrations import InflowRoute, Integrations, UrlName
 from .menu_rules import MenuRule
 from .richmenus import RichMenu
 from .rules import Rule
@@ -96,7 +96,7 @@ class Scenario(_Model):
     """In-chat admin mode: the admins' rich menu, confirmation threshold, link lifetimes."""
     integrations: Integrations = Field(default_factory=Integrations)
     """Stripe payments, Shopify orders and signed webhooks from other systems."""
-    routes: dict[str, InflowRoute] = Field(default_factory=dict)
+    routes: dict[UrlName, InflowRoute] = Field(default_factory=dict)
     """Inflow routes (流入経路) by name: tracking links `/r/NAME` and their QR codes."""
 
     @field_validator("timezone")
@@ -111,11 +111,6 @@ class Scenario(_Model):
                 {"name": value},
             ) from None
         return value
-
-    @field_validator("routes")
-    @classmethod
-    def _route_names(cls, value: dict[str, InflowRoute]) -> dict[str, InflowRoute]:
-        return check_route_names(value)
 
     @property
     def zone(self) -> ZoneInfo:

@@ -62,7 +62,7 @@ def format_path(loc: Loc) -> str:
     for part in loc:
         if isinstance(part, int):
             out += f"[{part}]"
-        elif _is_tag(part):
+        elif _is_tag(part) or part == "[key]":  # "[key]": the mapping key itself was bad
             continue
         else:
             out += f".{part}" if out else str(part)

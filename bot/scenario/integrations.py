@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 from pydantic_core import PydanticCustomError
 
 from .actions import ActionList, TagNames
@@ -33,7 +33,8 @@ def check_url_name(value: str) -> str:
     return value
 
 
-UrlName = Annotated[str, Field(min_length=1, max_length=64)]
+UrlName = Annotated[str, AfterValidator(check_url_name)]
+"""A name that is part of a URL (a webhook source, a route), checked as a mapping key."""
 
 
 class StripeProduct(_Model):
@@ -183,13 +184,6 @@ class Integrations(_Model):
     webhooks: dict[UrlName, InboundSource] = Field(default_factory=dict)
     """Signed inbound webhooks by source name (the name is part of the URL)."""
 
-    @field_validator("webhooks")
-    @classmethod
-    def _names(cls, value: dict[str, InboundSource]) -> dict[str, InboundSource]:
-        for name in value:
-            check_url_name(name)
-        return value
-
 
 class RouteConversion(_Model):
     """What counts as a conversion for a route: a tag added within a time of arriving."""
@@ -221,9 +215,3 @@ class InflowRoute(_Model):
                 {"value": value},
             )  # fmt: skip
         return value
-
-
-def check_route_names(routes: dict[str, InflowRoute]) -> dict[str, InflowRoute]:
-    for name in routes:
-        check_url_name(name)
-    return routes
