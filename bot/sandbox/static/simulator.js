@@ -44,6 +44,9 @@
     stickToBottom: true,
     loadToken: 0,
     friendsToken: 0,
+    /** what GET integrations said: {stripe: {enabled, price}, shopify: {enabled, item}} */
+    integrations: null,
+    simulating: false,
     actionQueue: Promise.resolve(),
     friendsReloadTimer: 0,
     noticeTimer: 0,
@@ -90,6 +93,9 @@
     liffFrame: $("liff-frame"),
     liffError: $("liff-error"),
     liffClose: $("liff-close"),
+    integrationRow: $("integration-row"),
+    simulatePayment: $("simulate-payment"),
+    simulateOrder: $("simulate-order"),
   };
 
   // ---------------------------------------------------------------------------
@@ -322,6 +328,7 @@
     ui.sendButton.disabled = !enabled;
     ui.composer.dataset.enabled = enabled ? "true" : "false";
     renderRichMenu();
+    renderIntegrationButtons(following);
     ui.composerHint.hidden = enabled;
     ui.composerHint.textContent = friend ? "友だち追加すると話せます" : "友だちを選ぶか作成すると話せます";
     renderQuickReplies();
@@ -1877,6 +1884,64 @@
     ui.composerInput.focus();
   });
 
+  // ---------------------------------------------------------------------------
+  // Integrations: signed Stripe and Shopify test events for the selected friend
+  // ---------------------------------------------------------------------------
+
+  function renderIntegrationButtons(following) {
+    const info = state.integrations;
+    const stripe = Boolean(info && info.stripe && info.stripe.enabled);
+    const shopify = Boolean(info && info.shopify && info.shopify.enabled);
+    ui.integrationRow.hidden = !(stripe || shopify);
+    ui.simulatePayment.hidden = !stripe;
+    ui.simulateOrder.hidden = !shopify;
+    ui.simulatePayment.disabled = !following || state.simulating;
+    ui.simulateOrder.disabled = !following || state.simulating;
+  }
+
+  async function loadIntegrations() {
+    try {
+      state.integrations = await api("integrations");
+    } catch {
+      state.integrations = null; // the stand-in alone (stepbot sandbox) has no integrations
+    }
+    renderFriendState();
+  }
+
+  async function simulate(kind) {
+    const friend = currentFriend();
+    const info = state.integrations;
+    if (!friend || !info) return;
+    const payment = kind === "payment";
+    const path = payment ? "stripe/events" : "shopify/orders";
+    const body = payment
+      ? { user_id: friend.userId, type: "checkout.session.completed", price: info.stripe.price }
+      : { user_id: friend.userId, items: [info.shopify.item] };
+    const what = payment ? "決済イベントを送信" : "注文イベントを送信";
+    state.simulating = true;
+    renderFriendState();
+    try {
+      const result = await api(path, { method: "POST", body });
+      const status = typeof result.status === "number" ? result.status : "?";
+      const ok = typeof result.status === "number" && result.status >= 200 && result.status < 300;
+      showNotice(
+        ok
+          ? `${payment ? "決済" : "注文"}のテストイベント（${asString(result.id)}）を送信しました。`
+          : `${what}しましたが、ボットが HTTP ${status} を返しました。`,
+        ok ? "info" : "error",
+      );
+      await Promise.allSettled([loadTranscript(), loadRichMenu()]);
+    } catch (err) {
+      showNotice(describeError(err, what), "error");
+    } finally {
+      state.simulating = false;
+      renderFriendState();
+    }
+  }
+
+  ui.simulatePayment.addEventListener("click", () => simulate("payment"));
+  ui.simulateOrder.addEventListener("click", () => simulate("order"));
+
   /** With nobody selected, show the friend picked last time (or the first one). */
   async function selectInitialFriend() {
     if (state.currentId || !state.friends.length) return;
@@ -1891,6 +1956,7 @@
 
   async function init() {
     openStream();
+    loadIntegrations();
     try {
       await loadFriends();
     } catch (err) {
