@@ -77,6 +77,17 @@ def _bearer(request: web.Request) -> str | None:
 
 async def verified_friend(request: web.Request, verifier: IdTokenVerifier | None) -> Friend:
     """The friend the request's ID token names, as LINE says; ApiError otherwise."""
+    user_id = await verified_line_user(request, verifier)
+    friend = await Friend.get_or_none(line_user_id=user_id)
+    if friend is None or friend.blocked:
+        raise ApiError(403, "not_friend", NOT_FRIEND)
+    return friend
+
+
+async def verified_line_user(request: web.Request, verifier: IdTokenVerifier | None) -> str:
+    """The LINE user id the request's ID token names, as LINE says, whether or not they are
+    a friend (an inflow route identifies visitors before they add the account); ApiError
+    for a missing, expired, forged or other channel's token, as `verified_friend`."""
     if verifier is None:
         raise ApiError(503, "not_configured", NOT_CONFIGURED)
     token = _bearer(request)
@@ -92,7 +103,4 @@ async def verified_friend(request: web.Request, verifier: IdTokenVerifier | None
         if result.expired:
             raise ApiError(401, "token_expired", TOKEN_EXPIRED)
         raise ApiError(401, "token_invalid", TOKEN_INVALID)
-    friend = await Friend.get_or_none(line_user_id=result.user_id)
-    if friend is None or friend.blocked:
-        raise ApiError(403, "not_friend", NOT_FRIEND)
-    return friend
+    return result.user_id

@@ -156,7 +156,7 @@ async def form_api_get(request: web.Request) -> web.Response:
 async def _answers(request: web.Request) -> dict[str, Any]:
     if (request.content_length or 0) > MAX_SUBMISSION_BYTES:
         raise ApiError(413, "too_large", TOO_LARGE)
-    raw = await request.content.read(MAX_SUBMISSION_BYTES + 1)
+    raw = await request.read()  # whole body (content.read(n) may stop at the first chunk)
     if len(raw) > MAX_SUBMISSION_BYTES:
         raise ApiError(413, "too_large", TOO_LARGE)
     try:

@@ -146,3 +146,25 @@ async def scenario_app(
         yield SandboxDriver(str(srv.make_url("")), http), srv.app[SERVICES]
     finally:
         await srv.close()
+
+
+@pytest.fixture
+async def live_line_server(
+    request: pytest.FixtureRequest, database_url: str, tmp_path: Path, http: aiohttp.ClientSession
+) -> AsyncIterator[SandboxDriver]:
+    """A server of the module's SCENARIO_TEXT set up for LINE itself (an access token), so no
+    sandbox secret stands in for an integration secret that is not set."""
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(request.module.SCENARIO_TEXT, encoding="utf-8")
+    settings = make_settings(
+        database_url,
+        STEPBOT_SCENARIO=str(scenario),
+        LINE_CHANNEL_ACCESS_TOKEN="token",
+        LINE_CHANNEL_SECRET="secret",
+        LINE_API_BASE_URL="http://127.0.0.1:9",
+    )
+    server = await start_server(settings)
+    try:
+        yield SandboxDriver(str(server.make_url("")), http)
+    finally:
+        await server.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 
@@ -109,6 +110,22 @@ class SandboxDriver:
         """An ID token the sandbox's LIFF side issues for a virtual friend (as LIFF would)."""
         data = await self.post("/sandbox/api/liff/token", {"userId": user_id, **claims}, expect=200)
         return str(data["idToken"])
+
+    async def visit_route(self, name: str, user_id: str) -> dict[str, Any]:
+        """A friend opens an inflow route's link in LINE: `/r/NAME` sends them through the
+        LIFF page, which posts their ID token and the visit code; its answer."""
+        async with self.session.get(f"{self.base_url}/r/{name}", allow_redirects=False) as resp:
+            assert resp.status == 302, await resp.text()
+            code = parse_qs(urlsplit(resp.headers["Location"]).query)["v"][0]
+        token = await self.id_token(user_id)
+        async with self.session.post(
+            f"{self.base_url}/liff/api/go/{name}",
+            json={"visit": code},
+            headers={"Authorization": f"Bearer {token}"},
+        ) as resp:
+            assert resp.status == 200, await resp.text()
+            answer: dict[str, Any] = await resp.json()
+            return answer
 
     async def calls(self, path_suffix: str = "") -> list[dict[str, Any]]:
         data = await self.get("/sandbox/api/calls")

@@ -1,13 +1,22 @@
 """examples/cooking-school.yaml end to end: lessons on each member's own timeline, a watched
 button that counts once, withdrawal stopping the course, and broadcasts that reach exactly
-members or non-members."""
+members or non-members. The Stripe test pays and withdraws through Stripe's own events, signed
+as Stripe signs them; the others give the paid tag directly."""
 
 from __future__ import annotations
 
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
 from bot.automation.analytics import broadcast_stats, tap_stats
+from bot.config import SANDBOX_STRIPE_SECRET
+from bot.crm.tags import current_tags
 from bot.db.models import FriendTag
+from bot.integrations.stripe import WEBHOOK_PATH
+from bot.sandbox.payments import signed, stripe_event
 from bot.services import Services
-from tests.dsl import SandboxDriver, button_data, joined, start_at
+from liff.pay import pay_url
+from tests.dsl import FriendDriver, SandboxDriver, button_data, joined, start_at
 
 SCENARIO = "cooking-school.yaml"
 
@@ -168,3 +177,95 @@ async def test_menus_follow_membership_and_five_stamps_bring_one_present(
     assert [(r.lesson, r.watched_at is not None) for r in history] == [
         (str(n), True) for n in range(1, 6)
     ]
+
+
+MONTHLY = "price_cooking_monthly"
+
+
+async def stripe_sends(sandbox: SandboxDriver, event: dict[str, Any]) -> str:
+    """Stripe posts an event to the bot, signed with the endpoint's secret."""
+    body, signature = signed(event, SANDBOX_STRIPE_SECRET)
+    async with sandbox.session.post(
+        sandbox.base_url + WEBHOOK_PATH,
+        data=body,
+        headers={"Stripe-Signature": signature, "Content-Type": "application/json"},
+    ) as resp:
+        assert resp.status == 200, await resp.text()
+        return str((await resp.json())["status"])
+
+
+async def pays(sandbox: SandboxDriver, services: Services, friend: FriendDriver) -> None:
+    """The friend taps 入会する in the menu, the pay page sends them to the Payment Link with
+    their reference, and they pay: Stripe sends the subscription's first invoice and the
+    completed checkout (often in that order)."""
+    menu = await sandbox.get(f"/sandbox/api/friends/{friend.user_id}/richmenu")
+    assert services.settings.liff_id is not None
+    join = pay_url(services.settings.liff_id, "入会")
+    assert join in [area["action"].get("uri") for area in menu["areas"]]
+    token = await sandbox.id_token(friend.user_id)
+    async with sandbox.session.get(
+        f"{sandbox.base_url}/liff/api/pay/入会", headers={"Authorization": f"Bearer {token}"}
+    ) as resp:
+        link = urlsplit((await resp.json())["url"])
+    assert link.netloc == "buy.stripe.com"
+    (reference,) = parse_qs(link.query)["client_reference_id"]
+    friend_id = services.refs.parse(reference)
+    assert friend_id is not None
+    invoice = stripe_event(
+        "invoice.paid", friend_id=friend_id, price=MONTHLY, billing_reason="subscription_create"
+    )
+    assert await stripe_sends(sandbox, invoice) == "unmatched"  # waits for the checkout
+    checkout = stripe_event(
+        "checkout.session.completed", friend_id=friend_id, reference=reference, price=MONTHLY
+    )
+    assert await stripe_sends(sandbox, checkout) == "done"
+
+
+async def test_paying_and_withdrawing_through_stripe(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    await services.menus.ready.wait()
+    start_at("2027-06-01T08:30:00+09:00")
+    first, first_id = await joined(sandbox, "一週目")
+    second, second_id = await joined(sandbox, "二週目")
+    await pays(sandbox, services, first)
+    assert titles(await first.received(1)) == ["レッスン1: だしの基本"]
+    assert set(await current_tags(first_id)) >= {"決済完了者", "月額プラン", "レッスン1配信済"}
+    assert await shown_menu(sandbox, services, first.user_id) == "会員メニュー@0"
+
+    await sandbox.advance("7d")  # 06-08 08:30: the second friend pays a week later
+    await pays(sandbox, services, second)
+    assert titles(await second.received(1)) == ["レッスン1: だしの基本"]
+    await first.nothing_more()
+    await sandbox.advance("1h29m")  # 06-08 09:59
+    await first.nothing_more()
+    await sandbox.advance("2m")  # 06-08 10:01: lesson 2 for the first member only
+    assert titles(await first.received(1)) == ["レッスン2: 包丁の基本"]
+    await second.nothing_more()
+    await sandbox.advance("7d")  # 06-15 10:01: each member's next lesson
+    assert titles(await first.received(1)) == ["レッスン3: 季節の献立"]
+    assert titles(await second.received(1)) == ["レッスン2: 包丁の基本"]
+
+    # a renewal of the first member fails: they are asked to check their card
+    failed = stripe_event("invoice.payment_failed", friend_id=first_id, price=MONTHLY, amount=2980)
+    assert await stripe_sends(sandbox, failed) == "done"
+    assert await first.texts(1) == [
+        "一週目さん、今月の会費(2980円)のお支払いを確認できませんでした。"
+        "お手数ですが、カード情報をご確認ください。"
+    ]
+    assert "支払い確認中" in await current_tags(first_id)
+
+    # the second member cancels in Stripe: 退会者, no more lessons, the general menu again
+    cancel = stripe_event("customer.subscription.deleted", friend_id=second_id, price=MONTHLY)
+    assert await stripe_sends(sandbox, cancel) == "done"
+    assert await stripe_sends(sandbox, cancel) == "duplicate"
+    assert "退会者" in await current_tags(second_id)
+    assert await shown_menu(sandbox, services, second.user_id) == "一般メニュー"
+    assert await shown_menu(sandbox, services, first.user_id) == "会員メニュー@0"
+    await sandbox.advance("7d")  # 06-22 10:01
+    assert titles(await first.received(1)) == ["レッスン4: 魚のさばき方"]
+    await second.nothing_more()
+    await sandbox.advance("7d")
+    assert titles(await first.received(1)) == ["レッスン5: おもてなし料理"]
+    await second.nothing_more()

@@ -20,13 +20,19 @@ from bot.crm.fields import FieldService
 from bot.db.models import Friend
 
 
-def mentions_fields(messages: Iterable[Any]) -> bool:
-    """Whether any template in these messages may read `friend.fields`."""
+def mentions(messages: Iterable[Any], name: str) -> bool:
+    """Whether any template in these messages may read `friend.<name>` (a cheap text look,
+    so loading what it needs is skipped for the messages that cannot use it)."""
     for message in messages:
         data = message.model_dump(mode="json") if isinstance(message, BaseModel) else message
-        if "fields" in json.dumps(data, ensure_ascii=False):
+        if name in json.dumps(data, ensure_ascii=False):
             return True
     return False
+
+
+def mentions_fields(messages: Iterable[Any]) -> bool:
+    """Whether any template in these messages may read `friend.fields`."""
+    return mentions(messages, "fields")
 
 
 def friend_variables(

@@ -15,7 +15,7 @@ from linebot.v3.webhooks import (
 
 from bot import clock
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, REPLY_TOKEN_FRESH
-from bot.automation.personalize import mentions_fields, template_context
+from bot.automation.personalize import mentions, mentions_fields, template_context
 from bot.db.models import Admin, Friend
 from bot.scenario import render_messages
 from bot.services import Services
@@ -83,6 +83,9 @@ class EventContext:
         fields = None
         if friend is not None and mentions_fields(messages):
             fields = await self.services.crm.fields.get_all(friend.id)
+        if friend is not None and mentions(messages, "points"):
+            # The row was loaded when the event arrived; actions since may have moved points.
+            friend.points = await self.services.crm.points.balance(friend.id)
         zone = self.services.scenario.zone
         return template_context(friend, zone, line_user_id=self.user_id, fields=fields)
 

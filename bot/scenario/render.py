@@ -46,6 +46,9 @@ TEMPLATE_NAMES = ("friend", "now")
 EXTRA_TEMPLATE_NAMES: dict[tuple[str, ...], tuple[str, ...]] = {
     ("points", "expiry_notice", "messages"): ("expiring",),
     ("stamp_rallies", "*", "stamped"): ("stamps", "goal"),
+    ("integrations", "stripe", "payment_failed"): ("amount", "currency"),
+    ("integrations", "shopify", "points", "notice"): ("earned", "order"),
+    ("integrations", "shopify", "points", "refund_notice"): ("reversed", "order"),
 }
 
 #: Keys whose values are LINE's vocabulary, never text for people; they are not rendered.

@@ -529,6 +529,14 @@ def check_rich_menus(scenario: Scenario) -> list[tuple[str, str]]:
                 form = model.path.removeprefix("forms/").split("?")[0].split("/")[0]
                 if form not in scenario.forms:
                     problems.append((f"{dotted(loc)}.path", _known("form", form, scenario.forms)))
+            elif isinstance(model, LiffAction) and model.path.startswith("pay/"):
+                checkout = model.path.removeprefix("pay/").split("?")[0].split("/")[0]
+                stripe = scenario.integrations.stripe
+                known = stripe.checkout if stripe is not None else {}
+                if checkout not in known:
+                    problems.append(
+                        (f"{dotted(loc)}.path", _known("stripe checkout", checkout, known))
+                    )
     admin_menu = scenario.admin.rich_menu
     if admin_menu is not None:
         if admin_menu not in menus:

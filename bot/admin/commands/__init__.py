@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from bot.admin.commands import accounts, broadcast, friends, points, segments, steps, system, tags
+from bot.admin.commands import (
+    accounts,
+    broadcast,
+    friends,
+    points,
+    routes,
+    segments,
+    steps,
+    system,
+    tags,
+)
 from bot.admin.registry import Command
 
 GROUPS = (
@@ -13,6 +23,7 @@ GROUPS = (
     "セグメント・集計",
     "ステップ配信",
     "一斉配信",
+    "流入経路",
     "管理者",
 )
 
@@ -24,6 +35,7 @@ COMMANDS: tuple[Command, ...] = (
     *segments.COMMANDS,
     *steps.COMMANDS,
     *broadcast.COMMANDS,
+    *routes.COMMANDS,
     *accounts.COMMANDS,
 )
 
@@ -31,4 +43,4 @@ BY_KEY: dict[str, Command] = {command.key: command for command in COMMANDS}
 PHRASES: dict[str, tuple[str, ...]] = {command.key: command.phrases for command in COMMANDS}
 
 #: Operations kept until the admin confirms them (see common.confirm_first).
-CONFIRMABLE = {**tags.CONFIRM}
+CONFIRMABLE = {**tags.CONFIRM, **routes.CONFIRM}

@@ -1743,6 +1743,12 @@
     } catch {
       return null;
     }
+    const root = new URL(APP_ROOT);
+    // An inflow route of this server (/r/NAME) opened in LINE is identified through LIFF:
+    // open it in the overlay, signed in, as LINE's in-app browser would.
+    if (url.origin === root.origin && /^\/r\/[^/]+$/.test(url.pathname)) {
+      return new URL(`${url.pathname.slice(1)}${url.search}`, APP_ROOT);
+    }
     if (url.protocol !== "https:" || url.hostname !== LIFF_HOST) return null;
     const match = /^\/[^/]+\/?(.*)$/.exec(url.pathname);
     if (!match) return null;
