@@ -88,7 +88,7 @@ async def run_all(
 def report(what: str, count: int, wall: float, times: list[float], answers: dict[str, int]) -> None:
     print(
         f"{what}: {count} in {wall:.2f} s = {count / wall:,.0f}/s; "
-        f"p50 {percentile(times, 50) * 1000:.0f} ms, p95 {percentile(times, 95) * 1000:.0f} ms; "
+        f"p50 {percentile(times, 0.5) * 1000:.0f} ms, p95 {percentile(times, 0.95) * 1000:.0f} ms; "
         f"answers {answers}"
     )
 
