@@ -216,12 +216,13 @@ def _write_output(data: bytes, output: str | None) -> None:
 def cmd_stats(args: argparse.Namespace) -> int:
     """Print what the database recorded about deliveries, taps, links and A/B tests."""
     from bot.automation.report import as_csv, as_text, delivery_report
+    from bot.integrations.route_stats import route_report
 
     settings = _settings()
     scenario = _load_scenario_or_exit(settings)
 
     async def work(crm: Crm) -> bytes:
-        rows = await delivery_report(crm.scenario)
+        rows = await delivery_report(crm.scenario) + await route_report(crm.scenario)
         return as_csv(rows) if args.csv else as_text(rows).encode("utf-8")
 
     data = asyncio.run(_with_crm(settings, scenario, work))
@@ -357,7 +358,9 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--where", help="only friends matching this condition (YAML or JSON)")
     exporter.add_argument("-o", "--output", help="write to this file (default: stdout)")
     exporter.set_defaults(func=cmd_export)
-    stats = sub.add_parser("stats", help="delivery statistics: steps, broadcasts, taps, links, A/B")
+    stats = sub.add_parser(
+        "stats", help="statistics: steps, broadcasts, taps, links, A/B, inflow routes"
+    )
     stats.add_argument("--csv", action="store_true", help="CSV (UTF-8 with BOM) for Excel")
     stats.add_argument("-o", "--output", help="write to this file (default: stdout)")
     stats.set_defaults(func=cmd_stats)

@@ -4,9 +4,13 @@ friend sends in chat when there is no LIFF (against an independent LINE stand-in
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import csv
 import io
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -277,7 +281,7 @@ async def test_a_payment_thanks_page_pointing_at_a_route_tags_the_payer(scenario
 
 
 async def test_a_conversion_counts_within_the_window_only(scenario_app: App) -> None:
-    sandbox, _ = scenario_app
+    sandbox, services = scenario_app
     start_at("2027-03-01T10:00:00+09:00")
     quick, quick_id = await joined(sandbox, "すぐ買う人")
     slow, slow_id = await joined(sandbox, "ゆっくり買う人")
@@ -295,6 +299,23 @@ async def test_a_conversion_counts_within_the_window_only(scenario_app: App) -> 
     assert instagram.conversion_rate == 0.5
     assert (await RouteArrival.get(route="instagram", friend_id=quick_id)).converted_at is not None
     assert (await RouteArrival.get(route="instagram", friend_id=slow_id)).converted_at is None
+
+    # the operator reads the same figures with `stepbot stats --csv`
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.cli", "stats", "--csv",
+        env={
+            **os.environ,
+            "DATABASE_URL": services.settings.database_url,
+            "STEPBOT_SCENARIO": str(services.settings.scenario_path),
+        },
+        stdout=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await process.communicate()
+    assert process.returncode == 0
+    rows = list(csv.reader(out.decode("utf-8-sig").splitlines()))
+    instagram_rows = {tuple(r[3:]) for r in rows if r[:2] == ["routes", "instagram"]}
+    assert {("visits", "2"), ("arrivals", "2"), ("conversions", "1")} <= instagram_rows
+    assert ("conversion_rate", "0.5") in instagram_rows
 
 
 # --- refusals ----------------------------------------------------------------------------

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tortoise.connection import connections
+
+from bot.automation.report import Row
 
 
 @dataclass
@@ -77,3 +80,31 @@ async def route_counts(names: Sequence[str] | None = None) -> dict[str, RouteCou
         entry.actions_run = int(row["actions_run"] or 0)
         entry.conversions = int(row["conversions"] or 0)
     return counts
+
+
+async def route_report(scenario: Any) -> list[Row]:
+    """Every route's counts as statistics rows (section `routes`), for `stepbot stats`: the
+    scenario's routes in file order, then the admins', each with zeros until visited."""
+    from bot.integrations.route_catalog import RouteCatalog
+
+    routes = await RouteCatalog(scenario).all()
+    counts = await route_counts([route.name for route in routes])
+    rows: list[Row] = []
+    for route in routes:
+        c = counts[route.name]
+        detail = route.title or ""
+        for measure in ("visits", "identified", "arrivals", "friend_adds", "actions_run"):
+            rows.append(Row("routes", route.name, detail, measure, getattr(c, measure)))
+        if route.conversion_tag is not None:
+            rows.append(Row("routes", route.name, detail, "conversions", c.conversions))
+            rate = c.conversion_rate
+            rows.append(
+                Row(
+                    "routes",
+                    route.name,
+                    detail,
+                    "conversion_rate",
+                    "" if rate is None else round(rate, 4),
+                )
+            )
+    return rows
