@@ -29,7 +29,7 @@ SIGNATURE_BYTES = 8
 MAX_URI_LENGTH = 1000  # LINE's limit for a uri action
 
 
-def _base36(number: int) -> str:
+def base36(number: int) -> str:
     digits = "0123456789abcdefghijklmnopqrstuvwxyz"
     out = ""
     while True:
@@ -76,9 +76,7 @@ class LinkTracker:
         return base64.urlsafe_b64encode(digest[:SIGNATURE_BYTES]).decode().rstrip("=")
 
     def code(self, link_id: int, friend_id: int | None) -> str:
-        payload = (
-            _base36(link_id) if friend_id is None else f"{_base36(link_id)}.{_base36(friend_id)}"
-        )
+        payload = base36(link_id) if friend_id is None else f"{base36(link_id)}.{base36(friend_id)}"
         return f"{payload}.{self._signature(payload)}"
 
     def parse(self, code: str) -> tuple[int, int | None] | None:

@@ -30,6 +30,7 @@ from bot.crm.events import InboundReceived
 from bot.crm.fields import FieldValueError, coerce
 from bot.db.models import Friend
 from bot.integrations import ledger
+from bot.integrations.part import IntegrationPart
 from bot.scenario.integrations import InboundSource, default_secret_env
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class HookEvent:
     data: Any = None
 
 
-class InboundHooks:
+class InboundHooks(IntegrationPart):
     def __init__(
         self,
         scenario: Scenario,
@@ -98,11 +99,7 @@ class InboundHooks:
         settings: Settings,
         refs: FriendRefs,
     ) -> None:
-        self.scenario = scenario
-        self.crm = crm
-        self.actions = actions
-        self.settings = settings
-        self.refs = refs
+        super().__init__(scenario, crm, actions, settings, refs)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
 
     def source(self, name: str) -> InboundSource:

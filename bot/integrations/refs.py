@@ -12,18 +12,10 @@ import base64
 import hashlib
 import hmac
 
+from bot.automation.links import base36
+
 PREFIX = "sb-"
 _SIGNATURE_BYTES = 9
-
-
-def _base36(number: int) -> str:
-    digits = "0123456789abcdefghijklmnopqrstuvwxyz"
-    out = ""
-    while True:
-        number, rest = divmod(number, 36)
-        out = digits[rest] + out
-        if number == 0:
-            return out
 
 
 class FriendRefs:
@@ -36,7 +28,7 @@ class FriendRefs:
         return encoded.replace("-", "0").replace("_", "1")
 
     def make(self, friend_id: int) -> str:
-        payload = _base36(friend_id)
+        payload = base36(friend_id)
         return f"{PREFIX}{payload}-{self._signature(payload)}"
 
     def parse(self, ref: str | None) -> int | None:

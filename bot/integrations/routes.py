@@ -29,6 +29,7 @@ from bot import clock
 from bot.crm.events import DomainEvent, Followed, RouteArrived, TagAdded
 from bot.db.models import Friend, RouteArrival, RouteVisit
 from bot.integrations import route_codes
+from bot.integrations.part import IntegrationPart
 from bot.integrations.route_catalog import RouteCatalog, RouteDef
 from bot.scenario import TextMessage
 from bot.scenario.actions import Send
@@ -70,7 +71,7 @@ def _followed_since(friend: Friend, visit: RouteVisit) -> bool:
     return friend.followed_at is not None and friend.followed_at >= visit.at
 
 
-class InflowRoutes:
+class InflowRoutes(IntegrationPart):
     """Visits, arrivals and conversions of the scenario's and the admins' routes."""
 
     def __init__(
@@ -81,11 +82,7 @@ class InflowRoutes:
         settings: Settings,
         refs: FriendRefs,
     ) -> None:
-        self.scenario = scenario
-        self.crm = crm
-        self.actions = actions
-        self.settings = settings
-        self.refs = refs
+        super().__init__(scenario, crm, actions, settings, refs)
         self.catalog = RouteCatalog(scenario)
         self._conversions: dict[str, list[RouteDef]] = {}
         for route in self.catalog.declared.values():

@@ -19,6 +19,7 @@ from tortoise.exceptions import IntegrityError
 
 from bot import clock
 from bot.db.models import ExternalCustomer
+from bot.integrations.part import IntegrationPart
 from bot.integrations.shopify_link import LinkCodes, looks_like_code, split_code
 from bot.integrations.shopify_orders import PROVIDER, SOURCE, Credit, Outcome, ShopOrderBook
 from bot.integrations.shopify_payloads import Order, Refund
@@ -59,7 +60,7 @@ class LinkResult:
     credits: list[Credit] = field(default_factory=list)
 
 
-class ShopOrders:
+class ShopOrders(IntegrationPart):
     """The scenario's Shopify side: handles verified webhook events and customer links."""
 
     def __init__(
@@ -70,11 +71,7 @@ class ShopOrders:
         settings: Settings,
         refs: FriendRefs,
     ) -> None:
-        self.scenario = scenario
-        self.crm = crm
-        self.actions = actions
-        self.settings = settings
-        self.refs = refs
+        super().__init__(scenario, crm, actions, settings, refs)
         self.config = scenario.integrations.shopify
         self.book = ShopOrderBook(self.config, crm, actions, refs) if self.config else None
         secret = settings.shopify_link_secret

@@ -41,6 +41,7 @@ from bot.crm.admins import admin_user_ids
 from bot.crm.events import PaymentFailed, PaymentReceived, SubscriptionCanceled
 from bot.db.models import ExternalCustomer, Friend, IntegrationEvent
 from bot.integrations import ledger
+from bot.integrations.part import IntegrationPart
 from bot.integrations.stripe_events import (
     FIRST_INVOICE,
     FRIEND_KEY,
@@ -110,7 +111,7 @@ def _money(amount: int, currency: str) -> str:
     return f"{amount:,} {currency.upper()}" if currency else f"{amount:,}"
 
 
-class StripePayments:
+class StripePayments(IntegrationPart):
     def __init__(
         self,
         scenario: Scenario,
@@ -119,11 +120,7 @@ class StripePayments:
         settings: Settings,
         refs: FriendRefs,
     ) -> None:
-        self.scenario = scenario
-        self.crm = crm
-        self.actions = actions
-        self.settings = settings
-        self.refs = refs
+        super().__init__(scenario, crm, actions, settings, refs)
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._handlers: dict[str, Handler] = {
             "checkout.session.completed": self._checkout,
