@@ -12,8 +12,7 @@ from bot.integrations.routes import setup_routes
 from bot.integrations.shopify import setup_shopify
 from bot.integrations.stripe import setup_stripe
 
-#: What the simulator's buttons send when the scenario names no product.
-SANDBOX_PRICE = "price_sandbox_membership"
+#: What the simulator's order button buys when the scenario names no product.
 SANDBOX_ITEM = {"sku": "SANDBOX-001", "title": "テスト商品", "price": 3000, "quantity": 1}
 
 
@@ -29,11 +28,11 @@ def setup_integrations(app: web.Application) -> None:
 async def sandbox_integrations(request: web.Request) -> web.Response:
     """Which test events the simulator can send, and for what product: the scenario's first
     Stripe price and first Shopify product, so a simulated payment does what a real one would."""
+    from bot.sandbox.payments import SANDBOX_PRICE, default_price
+
     services = request.app[SERVICES]
     settings, integrations = services.settings, services.scenario.integrations
-    price = SANDBOX_PRICE
-    if integrations.stripe is not None:
-        price = next((p.price for p in integrations.stripe.products if p.price), price)
+    price = default_price(request) or SANDBOX_PRICE
     item: dict[str, Any] = dict(SANDBOX_ITEM)
     if integrations.shopify is not None and integrations.shopify.products:
         first = integrations.shopify.products[0]

@@ -313,7 +313,8 @@ async def _friend_id(request: web.Request, body: dict[str, Any]) -> tuple[int | 
     return friend.id, services.refs.make(friend.id)
 
 
-def _default_price(request: web.Request) -> str | None:
+def default_price(request: web.Request) -> str | None:
+    """The scenario's first Stripe price: what a test payment buys unless told otherwise."""
     spec = request.app[SERVICES].scenario.integrations.stripe
     prices = [p.price for p in spec.products if p.price] if spec else []
     return prices[0] if prices else None
@@ -347,7 +348,7 @@ async def send_stripe_event(request: web.Request) -> web.Response:
         kind,
         friend_id=friend_id,
         reference=reference,
-        price=body.get("price") or _default_price(request),
+        price=body.get("price") or default_price(request),
         product=body.get("product"),
         amount=amount,
         event_id=body.get("id"),
