@@ -13,7 +13,8 @@ from pathlib import Path
 
 import aiohttp
 from aiohttp import web
-from tortoise.connection import connections
+
+from bot.db.bulk import db_value, insert_many
 
 
 def free_port() -> int:
@@ -37,33 +38,9 @@ async def wait_up(session: aiohttp.ClientSession, url: str, timeout: float = 60)
     raise RuntimeError(f"{url} did not come up")
 
 
-def db_value(model: type, name: str, value: object) -> object:
-    """A Python value as tortoise stores it in this column (same text format on SQLite)."""
-    return model._meta.fields_map[name].to_db_value(value, model)  # type: ignore[attr-defined]
-
-
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
-
-
-async def insert_many(table: str, columns: list[str], rows: list[list[object]]) -> None:
-    """Seeding at speed: multi-row INSERTs, sized for each database's parameter limit."""
-    conn = connections.get("default")
-    postgres = conn.capabilities.dialect == "postgres"
-    width = len(columns)
-    size = 2000 if postgres else max(1, 999 // width)
-    for start in range(0, len(rows), size):
-        chunk = rows[start : start + size]
-        if postgres:
-            marks = ", ".join(
-                "(" + ", ".join(f"${i * width + j + 1}" for j in range(width)) + ")"
-                for i in range(len(chunk))
-            )
-        else:
-            marks = ", ".join("(" + ", ".join("?" * width) + ")" for _ in chunk)
-        sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES {marks}"
-        await conn.execute_query(sql, [v for row in chunk for v in row])
 
 
 @asynccontextmanager

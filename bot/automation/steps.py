@@ -30,6 +30,7 @@ from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbo
 from bot.automation.personalize import contexts_for, mentions, template_context
 from bot.clock import parse_duration
 from bot.crm.events import DomainEvent, FieldChanged
+from bot.db.bulk import db_value, insert_many
 from bot.db.models import Friend, StepDelivery, StepRun, StepScenarioState
 from bot.scenario import Scenario, render_messages
 from bot.scenario.steps import Step, after_quiet_hours, step_due
@@ -69,6 +70,9 @@ class _Plan:
 #: what templates may name, bot/automation/personalize.py, and whom to send to).
 _RUN_COLUMNS = ("id", "friend_id", "scenario", "status", "started_at", "next_step")
 _FRIEND_COLUMNS = ("id", "line_user_id", "display_name", "language", "points", "blocked")
+_DELIVERY_COLUMNS = (
+    "run_id", "friend_id", "scenario", "step", "branch", "status", "reason", "due_at", "at",
+)  # fmt: skip
 
 
 def step_source(scenario: str, index: int) -> str:
@@ -366,11 +370,10 @@ class StepRunner:
         for (key, index, content), members in groups.items():
             for row in self._outbox_rows(json.loads(content), members, friends):
                 rows.append({**row, "source": step_source(key, index)})
+        stamp = db_value(StepDelivery, "at", now)
         records = [
-            StepDelivery(
-                run_id=p.run.id, friend_id=p.run.friend_id, scenario=p.run.scenario, step=p.index,
-                branch=p.branch, status=p.status, reason=p.reason, due_at=p.due, at=now,
-            )
+            [p.run.id, p.run.friend_id, p.run.scenario, p.index, p.branch, p.status, p.reason,
+             db_value(StepDelivery, "due_at", p.due), stamp]
             for p in plans
         ]  # fmt: skip
         updates: dict[tuple[int, str, datetime | None], list[int]] = defaultdict(list)
@@ -383,7 +386,7 @@ class StepRunner:
                 experiment = step_experiment(plan.run.scenario, plan.index)
                 tested[experiment][plan.run.friend_id] = plan.variant
         async with in_transaction():
-            await StepDelivery.bulk_create(records)
+            await insert_many("step_deliveries", _DELIVERY_COLUMNS, records)
             await self.outbox.enqueue_many(rows, source="step")
             for experiment, chosen in tested.items():
                 await experiments.record(experiment, chosen, now)
