@@ -5,7 +5,6 @@ route made in chat is deleted after confirming. Everything through the sandbox."
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 from bot.crm.admins import add_admin
 from bot.crm.tags import has_tag
@@ -41,20 +40,6 @@ async def command(friend: FriendDriver, text: str, count: int = 1) -> list[dict[
     return await friend.received(count)
 
 
-async def arrive(sandbox: SandboxDriver, friend: FriendDriver, name: str) -> None:
-    """A friend opens the route's link (through the sandbox's LIFF)."""
-    async with sandbox.session.get(f"{sandbox.base_url}/r/{name}", allow_redirects=False) as resp:
-        assert resp.status == 302
-        code = parse_qs(urlsplit(resp.headers["Location"]).query)["v"][0]
-    token = await sandbox.id_token(friend.user_id)
-    async with sandbox.session.post(
-        f"{sandbox.base_url}/liff/api/go/{name}",
-        json={"visit": code},
-        headers={"Authorization": f"Bearer {token}"},
-    ) as resp:
-        assert resp.status == 200, await resp.text()
-
-
 async def test_an_admin_makes_a_route_in_chat_and_sees_it_counted(scenario_app: App) -> None:
     sandbox, services = scenario_app
     admin = await admin_friend(sandbox, "店長", "admin")
@@ -73,7 +58,7 @@ async def test_an_admin_makes_a_route_in_chat_and_sees_it_counted(scenario_app: 
         assert resp.status == 200 and resp.content_type == "image/png"
 
     visitor, visitor_id = await joined(sandbox, "フォロワー")
-    await arrive(sandbox, visitor, "insta-bio")
+    await sandbox.visit_route("insta-bio", visitor.user_id)
     assert await has_tag(visitor_id, "Instagram流入")
 
     (listing,) = await command(admin, "経路一覧")
@@ -96,7 +81,7 @@ async def test_conversions_show_for_a_scenario_route(scenario_app: App) -> None:
     sandbox, services = scenario_app
     operator = await admin_friend(sandbox, "バイト", "operator")
     buyer, buyer_id = await joined(sandbox, "お客さま")
-    await arrive(sandbox, buyer, "flyer")
+    await sandbox.visit_route("flyer", buyer.user_id)
     await services.crm.tags.add(buyer_id, "決済完了者", source="admin")
 
     (view, _) = await command(operator, "経路 flyer", 2)

@@ -14,7 +14,7 @@ from tests.dsl import SandboxDriver, joined, joined_many, start_at
 
 SCENARIO_TEXT = """version: 1
 timezone: Asia/Tokyo
-tags: [会員, キャンセル]
+tags: [会員, 購読, キャンセル]
 welcome: ["ようこそ"]
 fields:
   体験日: {type: date}
@@ -31,6 +31,11 @@ steps:
     trigger: {tag_added: 会員}
     steps:
       - {after: 1d, at: "10:00", messages: ["会員のみなさまへのご案内です"]}
+  購読案内:
+    trigger: {tag_added: 購読}
+    steps:
+      - {after: 1d, at: "10:00", messages: ["購読者のみなさまへのご案内です"]}
+      - {after: 2d, at: "10:00", messages: ["{{ friend.display_name }}さん、2日目のご案内です"]}
 broadcasts:
   お知らせ:
     at: "2027-07-01 12:00"
@@ -65,6 +70,24 @@ async def test_reminders_around_a_date_and_rescheduling(
     await services.crm.tags.add(moved_id, "キャンセル", source="admin")
     await sandbox.advance("10d")
     await moved.nothing_more()  # cancelled before the new date's reminders
+
+
+async def test_a_step_due_for_many_goes_as_one_multicast_and_names_stay_personal(
+    scenario_app: tuple[SandboxDriver, Services],
+) -> None:
+    sandbox, services = scenario_app
+    start_at("2027-06-01T09:00:00+09:00")
+    members = await joined_many(sandbox, ["一郎", "二郎", "三郎"])
+    for _, fid in members:
+        await services.crm.tags.add(fid, "購読", source="admin")
+    await sandbox.advance("1d1h1m")  # 06-02 10:01: the same text for all three, rendered once
+    for friend, _ in members:
+        assert await friend.texts(1) == ["購読者のみなさまへのご案内です"]
+    multicasts = await sandbox.calls("/message/multicast")
+    assert [len(c["body"]["to"]) for c in multicasts] == [3]
+    await sandbox.advance("1d")  # 06-03 10:01: each friend's own name
+    for (friend, _), name in zip(members, ["一郎", "二郎", "三郎"], strict=True):
+        assert await friend.texts(1) == [f"{name}さん、2日目のご案内です"]
 
 
 async def test_a_429_storm_and_accepted_then_500_still_deliver_exactly_once(

@@ -30,7 +30,7 @@ from bot.integrations.route_stats import route_counts
 from bot.sandbox.setup import standalone_app
 from bot.services import Services
 from tests.conftest import free_port, make_settings, start_server
-from tests.dsl import FriendDriver, SandboxDriver, friend_id_of, joined, start_at
+from tests.dsl import SandboxDriver, friend_id_of, joined, start_at
 
 SCENARIO_TEXT = """
 version: 1
@@ -106,13 +106,6 @@ async def counts(name: str) -> dict[str, int]:
     }  # fmt: skip
 
 
-async def through_liff(sandbox: SandboxDriver, friend: FriendDriver, name: str) -> dict[str, Any]:
-    code = await visit_code(sandbox, name)
-    status, data = await go(sandbox, name, code, await sandbox.id_token(friend.user_id))
-    assert status == 200, data
-    return data
-
-
 def forged(token: str) -> str:
     head, body, signature = token.split(".")
     payload = json.loads(base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)))
@@ -163,7 +156,7 @@ async def test_a_friend_gets_the_routes_tag_and_steps_once(scenario_app: App) ->
     sandbox, _ = scenario_app
     friend, friend_id = await joined(sandbox, "花子")
 
-    data = await through_liff(sandbox, friend, "instagram")
+    data = await sandbox.visit_route("instagram", friend.user_id)
 
     assert data["friend"] is True and data["next"] is None and data["close"] is True
     assert "友だち追加済みです" in data["message"]
@@ -176,7 +169,7 @@ async def test_a_friend_gets_the_routes_tag_and_steps_once(scenario_app: App) ->
     }  # fmt: skip
 
     # Back the same way: counted, but a `once` route does nothing twice.
-    await through_liff(sandbox, friend, "instagram")
+    await sandbox.visit_route("instagram", friend.user_id)
     await friend.nothing_more()
     assert await StepRun.filter(friend_id=friend_id, scenario="ようこそ").count() == 1
     assert (await counts("instagram"))["visits"] == 2
@@ -203,7 +196,7 @@ async def test_a_route_that_is_not_once_acts_on_every_visit(scenario_app: App) -
     sandbox, _ = scenario_app
     friend, _ = await joined(sandbox, "常連さん")
     for _ in range(2):
-        await through_liff(sandbox, friend, "coupon")
+        await sandbox.visit_route("coupon", friend.user_id)
         assert await friend.texts(1) == ["本日のクーポンです: 10%オフ"]
     assert await counts("coupon") == {
         "visits": 2, "identified": 2, "arrivals": 1, "friend_adds": 0, "actions_run": 1,
@@ -218,7 +211,7 @@ async def test_a_visitor_who_follows_afterwards_arrives_as_a_new_friend(scenario
     sandbox, _ = scenario_app
     newcomer = await sandbox.friend("新人さん")  # has LINE, has not added the account
 
-    data = await through_liff(sandbox, newcomer, "instagram")
+    data = await sandbox.visit_route("instagram", newcomer.user_id)
 
     assert data["friend"] is False and data["next"] == "/sandbox"  # the sandbox's friend-add
     visit = await RouteVisit.get(route="instagram")
@@ -240,7 +233,7 @@ async def test_a_follow_a_day_after_the_visit_is_not_attributed(scenario_app: Ap
     sandbox, _ = scenario_app
     start_at("2027-03-01T10:00:00+09:00")
     late = await sandbox.friend("遅い人")
-    await through_liff(sandbox, late, "instagram")
+    await sandbox.visit_route("instagram", late.user_id)
     await sandbox.advance("25h")
     await late.follow()
     assert await late.texts(1) == ["ようこそ!"]
@@ -254,7 +247,7 @@ async def test_a_blocked_friend_is_sent_to_add_the_account_again(scenario_app: A
     friend, friend_id = await joined(sandbox, "ブロック中")
     await friend.block()
     await sandbox.settle()
-    data = await through_liff(sandbox, friend, "instagram")
+    data = await sandbox.visit_route("instagram", friend.user_id)
     assert data["friend"] is False
     await friend.follow()  # unblocking: the visit is matched now
     await friend.received(2)
@@ -271,7 +264,7 @@ async def test_a_payment_thanks_page_pointing_at_a_route_tags_the_payer(scenario
     sandbox, _ = scenario_app
     payer, payer_id = await joined(sandbox, "購入者")
 
-    data = await through_liff(sandbox, payer, "thanks")
+    data = await sandbox.visit_route("thanks", payer.user_id)
 
     assert data == {"friend": True, "next": THANKS, "message": "移動しています…"}
     assert await has_tag(payer_id, "決済完了者")
@@ -286,12 +279,12 @@ async def test_a_conversion_counts_within_the_window_only(scenario_app: App) -> 
     quick, quick_id = await joined(sandbox, "すぐ買う人")
     slow, slow_id = await joined(sandbox, "ゆっくり買う人")
     for friend in (quick, slow):
-        await through_liff(sandbox, friend, "instagram")
+        await sandbox.visit_route("instagram", friend.user_id)
         await friend.received(1)
     await sandbox.advance("3d")
-    await through_liff(sandbox, quick, "thanks")  # pays 3 days after arriving
+    await sandbox.visit_route("thanks", quick.user_id)  # pays 3 days after arriving
     await sandbox.advance("5d")
-    await through_liff(sandbox, slow, "thanks")  # 8 days after: outside `within: 7d`
+    await sandbox.visit_route("thanks", slow.user_id)  # 8 days after: outside `within: 7d`
     assert await has_tag(quick_id, "決済完了者") and await has_tag(slow_id, "決済完了者")
 
     instagram = (await route_counts(["instagram"]))["instagram"]

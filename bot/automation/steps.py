@@ -27,12 +27,13 @@ from bot.automation import experiments
 from bot.automation.actions import ActionRunner, current_answer
 from bot.automation.experiments import link_source, variant_for
 from bot.automation.outbox import MAX_MESSAGES_PER_REQUEST, MAX_MULTICAST, Outbox
-from bot.automation.personalize import contexts_for, mentions, template_context
+from bot.automation.personalize import contexts_for, template_context
 from bot.clock import parse_duration
 from bot.crm.events import DomainEvent, FieldChanged
 from bot.db.bulk import db_value, insert_many
 from bot.db.models import Friend, StepDelivery, StepRun, StepScenarioState
 from bot.scenario import Scenario, render_messages
+from bot.scenario.render import renders_alike
 from bot.scenario.steps import Step, after_quiet_hours, step_due
 
 log = logging.getLogger(__name__)
@@ -339,7 +340,7 @@ class StepRunner:
         personal = {
             key
             for key, messages in distinct.items()
-            if self.actions.links.per_friend or mentions(messages, "{{") or mentions(messages, "{%")
+            if self.actions.links.per_friend or not renders_alike(messages or ())
         }
         contexts = await contexts_for(
             [friends[p.run.friend_id] for p in plans if id(p.messages) in personal],

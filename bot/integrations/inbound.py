@@ -14,12 +14,10 @@ naming an unknown friend is refused (422) the same way, so it can be sent again 
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import json
 import logging
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -34,11 +32,6 @@ from bot.integrations.part import IntegrationPart
 from bot.scenario.integrations import InboundSource, default_secret_env
 
 if TYPE_CHECKING:
-    from bot.automation.actions import ActionRunner
-    from bot.config import Settings
-    from bot.crm.service import Crm
-    from bot.integrations.refs import FriendRefs
-    from bot.scenario import Scenario
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -91,17 +84,6 @@ class HookEvent:
 
 
 class InboundHooks(IntegrationPart):
-    def __init__(
-        self,
-        scenario: Scenario,
-        crm: Crm,
-        actions: ActionRunner,
-        settings: Settings,
-        refs: FriendRefs,
-    ) -> None:
-        super().__init__(scenario, crm, actions, settings, refs)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
-
     def source(self, name: str) -> InboundSource:
         spec = self.scenario.integrations.webhooks.get(name)
         if spec is None:
@@ -231,12 +213,7 @@ class InboundHooks(IntegrationPart):
 
     async def receive(self, name: str, hook: HookEvent) -> str:
         """Process a checked event once: `done`, or `duplicate` when its id was seen."""
-        key = f"{name}\n{hook.id}"
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        async with lock:  # the same event sent twice at once is processed once
-            claim = await ledger.claim(provider(name), hook.id, hook.event)
+        async with ledger.processing(provider(name), hook.id, hook.event) as claim:
             if not claim.fresh:
                 return "duplicate"
             await self._apply(name, hook)

@@ -9,6 +9,10 @@ points, deduplicated sends), so a half-done event finishes without doubling anyt
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import weakref
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from tortoise.exceptions import IntegrityError
@@ -17,6 +21,9 @@ from bot import clock
 from bot.db.models import IntegrationEvent
 
 FINISHED = ("done", "unmatched", "ignored")
+
+#: One lock per key being processed in this process, gone when nobody holds it.
+_locks: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
 
 
 @dataclass
@@ -57,3 +64,23 @@ async def once(provider: str, key: str) -> bool:
     except IntegrityError:
         return False
     return True
+
+
+@contextlib.asynccontextmanager
+async def exclusive(provider: str, key: str) -> AsyncIterator[None]:
+    """One task at a time per key in this process: a service may deliver the same event twice
+    at once, and the second must find the first one's work finished, not redo it. (Across
+    processes the effects themselves are idempotent on the event id.)"""
+    lock = _locks.get((provider, key))
+    if lock is None:
+        lock = _locks[(provider, key)] = asyncio.Lock()
+    async with lock:
+        yield
+
+
+@contextlib.asynccontextmanager
+async def processing(provider: str, event_id: str, kind: str = "") -> AsyncIterator[Claim]:
+    """`claim` while holding the event's lock: inside, process a fresh claim and `finish` it;
+    a claim that is not fresh was a duplicate."""
+    async with exclusive(provider, event_id):
+        yield await claim(provider, event_id, kind)

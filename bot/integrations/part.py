@@ -14,6 +14,9 @@ if TYPE_CHECKING:
 
 
 class IntegrationPart:
+    """Holds what every integration acts through; `prepare` is where one builds its own
+    parts from them."""
+
     def __init__(
         self,
         scenario: Scenario,
@@ -27,3 +30,7 @@ class IntegrationPart:
         self.actions = actions
         self.settings = settings
         self.refs = refs
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Build what this integration needs beyond the shared parts (nothing by default)."""

@@ -35,11 +35,7 @@ from bot.scenario import TextMessage
 from bot.scenario.actions import Send
 
 if TYPE_CHECKING:
-    from bot.automation.actions import ActionRunner
-    from bot.config import Settings
-    from bot.crm.service import Crm
-    from bot.integrations.refs import FriendRefs
-    from bot.scenario import Scenario
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -74,21 +70,13 @@ def _followed_since(friend: Friend, visit: RouteVisit) -> bool:
 class InflowRoutes(IntegrationPart):
     """Visits, arrivals and conversions of the scenario's and the admins' routes."""
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        crm: Crm,
-        actions: ActionRunner,
-        settings: Settings,
-        refs: FriendRefs,
-    ) -> None:
-        super().__init__(scenario, crm, actions, settings, refs)
-        self.catalog = RouteCatalog(scenario)
+    def prepare(self) -> None:
+        self.catalog = RouteCatalog(self.scenario)
         self._conversions: dict[str, list[RouteDef]] = {}
         for route in self.catalog.declared.values():
             if route.conversion_tag is not None:
                 self._conversions.setdefault(route.conversion_tag, []).append(route)
-        crm.bus.subscribe(self._on_event)
+        self.crm.bus.subscribe(self._on_event)
 
     # --- where things are --------------------------------------------------------------
 

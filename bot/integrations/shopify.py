@@ -26,11 +26,7 @@ from bot.integrations.shopify_payloads import Order, Refund
 from bot.scenario import TextMessage
 
 if TYPE_CHECKING:
-    from bot.automation.actions import ActionRunner
-    from bot.config import Settings
-    from bot.crm.service import Crm
-    from bot.integrations.refs import FriendRefs
-    from bot.scenario import Scenario
+    pass
 
 log = logging.getLogger(__name__)
 
@@ -63,18 +59,12 @@ class LinkResult:
 class ShopOrders(IntegrationPart):
     """The scenario's Shopify side: handles verified webhook events and customer links."""
 
-    def __init__(
-        self,
-        scenario: Scenario,
-        crm: Crm,
-        actions: ActionRunner,
-        settings: Settings,
-        refs: FriendRefs,
-    ) -> None:
-        super().__init__(scenario, crm, actions, settings, refs)
-        self.config = scenario.integrations.shopify
-        self.book = ShopOrderBook(self.config, crm, actions, refs) if self.config else None
-        secret = settings.shopify_link_secret
+    def prepare(self) -> None:
+        self.config = self.scenario.integrations.shopify
+        self.book = (
+            ShopOrderBook(self.config, self.crm, self.actions, self.refs) if self.config else None
+        )
+        secret = self.settings.shopify_link_secret
         self.codes = LinkCodes(secret) if secret else None
 
     # --- webhook events ---------------------------------------------------------------

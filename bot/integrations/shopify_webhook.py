@@ -80,15 +80,15 @@ async def shopify_webhook(request: web.Request) -> web.Response:
     # Shopify repeats the id on every retry; without one, the same body is the same event.
     webhook_id = request.headers.get("X-Shopify-Webhook-Id", "").strip()
     webhook_id = webhook_id or "body:" + hashlib.sha256(body).hexdigest()
-    claim = await ledger.claim(PROVIDER, webhook_id, topic)
-    if not claim.fresh:
-        return _answer(200, status="duplicate", webhook_id=webhook_id)
-    try:
-        outcome = await services.shop.handle(topic, event)
-    except Exception:
-        log.exception("shopify %s %s failed; Shopify will retry", topic, webhook_id)
-        return _answer(500, message="processing failed; it will be retried")
-    await ledger.finish(claim.row, outcome.status, friend_id=outcome.friend_id,
-                        detail=outcome.detail)  # fmt: skip
+    async with ledger.processing(PROVIDER, webhook_id, topic) as claim:
+        if not claim.fresh:
+            return _answer(200, status="duplicate", webhook_id=webhook_id)
+        try:
+            outcome = await services.shop.handle(topic, event)
+        except Exception:
+            log.exception("shopify %s %s failed; Shopify will retry", topic, webhook_id)
+            return _answer(500, message="processing failed; it will be retried")
+        await ledger.finish(claim.row, outcome.status, friend_id=outcome.friend_id,
+                            detail=outcome.detail)  # fmt: skip
     log.info("shopify %s → %s: %s", topic, outcome.status, outcome.detail)
     return _answer(200, status=outcome.status, webhook_id=webhook_id, detail=outcome.detail)

@@ -23,11 +23,9 @@ action carries a dedupe key made from the event (or payment) id, so nothing is s
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
-import weakref
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -61,11 +59,6 @@ from bot.integrations.stripe_events import (
 from bot.scenario.integrations import StripeProduct, StripeSettings
 
 if TYPE_CHECKING:
-    from bot.automation.actions import ActionRunner
-    from bot.config import Settings
-    from bot.crm.service import Crm
-    from bot.integrations.refs import FriendRefs
-    from bot.scenario import Scenario
     from bot.services import Services
 
 log = logging.getLogger(__name__)
@@ -112,16 +105,7 @@ def _money(amount: int, currency: str) -> str:
 
 
 class StripePayments(IntegrationPart):
-    def __init__(
-        self,
-        scenario: Scenario,
-        crm: Crm,
-        actions: ActionRunner,
-        settings: Settings,
-        refs: FriendRefs,
-    ) -> None:
-        super().__init__(scenario, crm, actions, settings, refs)
-        self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+    def prepare(self) -> None:
         self._handlers: dict[str, Handler] = {
             "checkout.session.completed": self._checkout,
             "checkout.session.async_payment_succeeded": self._checkout,
@@ -145,9 +129,7 @@ class StripePayments(IntegrationPart):
         handler = self._handlers.get(kind)
         if handler is None:
             return "ignored"
-        # One delivery at a time per event id: Stripe may send the same event twice at once.
-        async with self._lock(f"event:{event_id}"):
-            claim = await ledger.claim(PROVIDER, event_id, kind)
+        async with ledger.processing(PROVIDER, event_id, kind) as claim:
             if not claim.fresh:
                 return "duplicate"
             outcome = await handler(event_id, kind, data_object(event))
@@ -237,9 +219,7 @@ class StripePayments(IntegrationPart):
             return Outcome("done", friend_id, result)
         actions = self.spec.renewed if self.spec.renewed is not None else self.spec.paid
         if actions:
-            await self.actions.run(
-                friend_id, actions, source=SOURCE, actor=event_id, dedupe=f"stripe:{event_id}"
-            )
+            await self._run(friend_id, actions, event_id, f"stripe:{event_id}")
         await self._announce(friend_id, items, amount, currency, renewal=True)
         return Outcome("done", friend_id, f"renewal of {subscription}")
 
@@ -267,13 +247,7 @@ class StripePayments(IntegrationPart):
         if friend_id is None:
             return await self._unmatched(event_id, kind, subscription)
         if self.spec.canceled:
-            await self.actions.run(
-                friend_id,
-                self.spec.canceled,
-                source=SOURCE,
-                actor=event_id,
-                dedupe=f"stripe:{event_id}",
-            )
+            await self._run(friend_id, self.spec.canceled, event_id, f"stripe:{event_id}")
         sub_id = str(subscription.get("id") or "")
         await self.crm.bus.publish(
             SubscriptionCanceled(friend_id, source=SOURCE, subscription=sub_id)
@@ -282,12 +256,6 @@ class StripePayments(IntegrationPart):
         return Outcome("done", friend_id, f"subscription {sub_id} ended {list(items.prices)}")
 
     # --- what payments do --------------------------------------------------------------
-
-    def _lock(self, key: str) -> asyncio.Lock:
-        lock = self._locks.get(key)
-        if lock is None:
-            lock = self._locks[key] = asyncio.Lock()
-        return lock
 
     async def _first_payment(
         self,
@@ -301,24 +269,22 @@ class StripePayments(IntegrationPart):
         """The payment that starts a subscription, or a one-time purchase: `paid`, the
         matching `products` and PaymentReceived, once however many events report it."""
         spec = self.spec
-        async with self._lock(key):
-            first = await ledger.claim(PROVIDER, f"first:{key}", kind=event_id)
+        async with ledger.processing(PROVIDER, f"first:{key}", kind=event_id) as first:
             # Ours when we made it, or made it before and crashed halfway (Stripe's retry).
             owner = first.fresh and first.row.kind == event_id[:100]
             if owner and spec.paid:
-                await self.actions.run(
-                    friend_id,
-                    spec.paid,
-                    source=SOURCE,
-                    actor=event_id,
-                    dedupe=f"stripe:first:{key}:paid",
-                )
+                await self._run(friend_id, spec.paid, event_id, f"stripe:first:{key}:paid")
             products = await self._product_actions(event_id, friend_id, key, items)
             if not owner:
                 return f"payment {key} counted before; products {products}"
             await self._announce(friend_id, items, amount, currency, renewal=False)
             await ledger.finish(first.row, "done", friend_id=friend_id, detail=f"by {event_id}")
             return f"payment {key} {list(items.prices)} products {products}"
+
+    async def _run(self, friend_id: int, actions: Any, event_id: str, dedupe: str) -> None:
+        """Scenario actions for a payment event: attributed to the event, and keyed so the
+        retry of a half-done event repeats nothing."""
+        await self.actions.run(friend_id, actions, source=SOURCE, actor=event_id, dedupe=dedupe)
 
     async def _announce(
         self, friend_id: int, items: Items, amount: int, currency: str, *, renewal: bool
@@ -351,12 +317,8 @@ class StripePayments(IntegrationPart):
             for tag in product.tag or ():
                 await self.crm.tags.add(friend_id, tag, source=SOURCE, actor=event_id)
             if product.do:
-                await self.actions.run(
-                    friend_id,
-                    product.do,
-                    source=SOURCE,
-                    actor=event_id,
-                    dedupe=f"stripe:first:{key}:product:{index}",
+                await self._run(
+                    friend_id, product.do, event_id, f"stripe:first:{key}:product:{index}"
                 )
             await ledger.once(PROVIDER, mark)
             ran.append(index)
@@ -375,13 +337,7 @@ class StripePayments(IntegrationPart):
                 extra={"amount": amount, "currency": currency.upper()},
             )
         if spec.payment_failed_do:
-            await self.actions.run(
-                friend_id,
-                spec.payment_failed_do,
-                source=SOURCE,
-                actor=event_id,
-                dedupe=f"stripe:{event_id}",
-            )
+            await self._run(friend_id, spec.payment_failed_do, event_id, f"stripe:{event_id}")
         await self.crm.bus.publish(
             PaymentFailed(friend_id, source=SOURCE, amount=amount, currency=currency)
         )

@@ -9,7 +9,7 @@ empty and a failing template falls back to its source, so sending never crashes.
 
 import logging
 import typing
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -81,6 +81,27 @@ def _compile(source: str) -> Template:
 def _is_template(value: str) -> bool:
     """Plain strings (most of them) skip jinja entirely."""
     return "{" in value
+
+
+def _strings(value: Any) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+
+
+def renders_alike(messages: Iterable[AnyMessage]) -> bool:
+    """True when no string of these messages is a template, so they render the same for
+    every friend and can be rendered once for all of them."""
+    return not any(
+        _is_template(text)
+        for message in messages
+        for text in _strings(message.model_dump(mode="json", exclude_none=True))
+    )
 
 
 def render_string(source: str, context: Mapping[str, object]) -> str:

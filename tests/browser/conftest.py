@@ -7,9 +7,15 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlsplit
 
 import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright, expect
+
+if TYPE_CHECKING:
+    from bot.services import Services
+    from tests.dsl import SandboxDriver
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -75,3 +81,38 @@ async def phone_page(browser: Browser, origin: str) -> AsyncIterator[PhonePage]:
         yield phone
     finally:
         await context.close()
+
+
+@dataclass
+class ScenarioTab:
+    """A phone page on the server of the test module's scenario (`scenario_app`)."""
+
+    page: Page
+    sandbox: SandboxDriver
+    services: Services
+    requests: list[str]
+    errors: list[str]
+
+    async def open(self, path: str, token: str | None) -> None:
+        """Open a page of the server as the simulator opens LIFF pages: signed in with a
+        sandbox ID token in the fragment (or without one)."""
+        fragment = f"#sandbox_id_token={token}" if token else ""
+        await self.page.goto(f"{self.sandbox.base_url}{quote(path, safe='/?=&')}{fragment}")
+
+    def only_local(self) -> None:
+        """Every request the page made stayed on the server under test."""
+        origin = urlsplit(self.sandbox.base_url)
+        for url in self.requests:
+            parts = urlsplit(url)
+            assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), url
+
+
+@pytest.fixture
+async def scenario_tab(
+    scenario_app: tuple[SandboxDriver, Services], browser: Browser
+) -> AsyncIterator[ScenarioTab]:
+    """A phone-sized page on the module scenario's server; requests leaving it are recorded
+    and blocked."""
+    sandbox, services = scenario_app
+    async with phone_page(browser, sandbox.base_url) as phone:
+        yield ScenarioTab(phone.page, sandbox, services, phone.requests, phone.errors)

@@ -4,18 +4,15 @@ recorded: the pages must work offline."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import timedelta
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
-import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import expect
 
 from bot import clock
 from bot.db.models import FormSubmission, LessonProgress
 from bot.services import Services
-from tests.browser.conftest import phone_page
+from tests.browser.conftest import ScenarioTab
 from tests.dsl import SandboxDriver, joined
 
 SCENARIO_TEXT = """
@@ -60,37 +57,14 @@ courses:
 App = tuple[SandboxDriver, Services]
 
 
-@dataclass
-class Tab:
-    page: Page
-    sandbox: SandboxDriver
-    services: Services
-    requests: list[str]
-    errors: list[str]
-
-    async def open(self, path: str, token: str | None) -> None:
-        fragment = f"#sandbox_id_token={token}" if token else ""
-        await self.page.goto(f"{self.sandbox.base_url}{quote(path)}{fragment}")
-
-    def only_local(self) -> None:
-        origin = urlsplit(self.sandbox.base_url)
-        for url in self.requests:
-            parts = urlsplit(url)
-            assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), url
-
-
-@pytest.fixture
-async def tab(scenario_app: App, browser: Browser) -> AsyncIterator[Tab]:
-    """A phone-sized page; requests leaving the server's origin are recorded and blocked."""
-    sandbox, services = scenario_app
-    async with phone_page(browser, sandbox.base_url) as phone:
-        yield Tab(phone.page, sandbox, services, phone.requests, phone.errors)
-
-
-async def test_a_form_is_checked_submitted_and_saved_into_the_friends_fields(tab: Tab) -> None:
-    page = tab.page
-    friend, friend_id = await joined(tab.sandbox, "花子")
-    await tab.open("/liff/forms/会員登録", await tab.sandbox.id_token(friend.user_id))
+async def test_a_form_is_checked_submitted_and_saved_into_the_friends_fields(
+    scenario_tab: ScenarioTab,
+) -> None:
+    page = scenario_tab.page
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
+    await scenario_tab.open(
+        "/liff/forms/会員登録", await scenario_tab.sandbox.id_token(friend.user_id)
+    )
 
     await expect(page.get_by_role("heading", name="会員登録")).to_be_visible()
     await expect(page.get_by_test_id("form")).to_be_visible()
@@ -144,19 +118,23 @@ async def test_a_form_is_checked_submitted_and_saved_into_the_friends_fields(tab
         "visit": "2030-04-01",
         "code": None,
     }
-    fields = await tab.services.crm.fields.get_all(friend_id)
+    fields = await scenario_tab.services.crm.fields.get_all(friend_id)
     assert fields == {"氏名": "山田 花子", "地域": "東京"}
     assert await friend.texts(1) == ["ご回答ありがとうございました。"]
-    tab.only_local()
-    assert tab.errors == []
+    scenario_tab.only_local()
+    assert scenario_tab.errors == []
 
 
-async def test_the_form_shows_the_friends_fields_and_server_errors(tab: Tab) -> None:
-    page = tab.page
-    friend, friend_id = await joined(tab.sandbox, "花子")
-    await tab.services.crm.fields.set(friend_id, "氏名", "山田 花子", source="admin")
-    await tab.services.crm.fields.set(friend_id, "地域", "大阪", source="admin")
-    await tab.open("/liff/forms/会員登録", await tab.sandbox.id_token(friend.user_id))
+async def test_the_form_shows_the_friends_fields_and_server_errors(
+    scenario_tab: ScenarioTab,
+) -> None:
+    page = scenario_tab.page
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
+    await scenario_tab.services.crm.fields.set(friend_id, "氏名", "山田 花子", source="admin")
+    await scenario_tab.services.crm.fields.set(friend_id, "地域", "大阪", source="admin")
+    await scenario_tab.open(
+        "/liff/forms/会員登録", await scenario_tab.sandbox.id_token(friend.user_id)
+    )
 
     await expect(page.get_by_label("お名前")).to_have_value("山田 花子")
     await expect(page.get_by_role("radio", name="大阪")).to_be_checked()
@@ -170,17 +148,17 @@ async def test_the_form_shows_the_friends_fields_and_server_errors(tab: Tab) -> 
     await expect(code).to_be_focused()
     await expect(code).to_have_attribute("aria-invalid", "true")
     assert await FormSubmission.all().count() == 0
-    assert tab.errors == []
+    assert scenario_tab.errors == []
 
 
-async def test_a_page_with_a_forged_token_shows_the_refusal(tab: Tab) -> None:
-    page = tab.page
-    friend, friend_id = await joined(tab.sandbox, "花子")
-    token = await tab.sandbox.id_token(friend.user_id)
+async def test_a_page_with_a_forged_token_shows_the_refusal(scenario_tab: ScenarioTab) -> None:
+    page = scenario_tab.page
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
+    token = await scenario_tab.sandbox.id_token(friend.user_id)
     head, body, signature = token.split(".")
     forged = f"{head}.{body}.{'A' if signature[0] != 'A' else 'B'}{signature[1:]}"
 
-    await tab.open("/liff/forms/会員登録", forged)
+    await scenario_tab.open("/liff/forms/会員登録", forged)
 
     notice = page.get_by_test_id("notice")
     await expect(notice).to_be_visible()
@@ -189,34 +167,38 @@ async def test_a_page_with_a_forged_token_shows_the_refusal(tab: Tab) -> None:
     )
     await expect(page.get_by_test_id("form")).to_be_hidden()
     assert await FormSubmission.filter(friend_id=friend_id).count() == 0
-    tab.only_local()
-    assert tab.errors == []
+    scenario_tab.only_local()
+    assert scenario_tab.errors == []
 
 
-async def test_a_page_opened_without_a_token_says_so(tab: Tab) -> None:
-    await tab.open("/liff/forms/会員登録", None)
-    await expect(tab.page.get_by_test_id("notice")).to_have_text(
+async def test_a_page_opened_without_a_token_says_so(scenario_tab: ScenarioTab) -> None:
+    await scenario_tab.open("/liff/forms/会員登録", None)
+    await expect(scenario_tab.page.get_by_test_id("notice")).to_have_text(
         "LINEの認証情報がありません。LINEアプリからもう一度開いてください。"
     )
-    await expect(tab.page.get_by_test_id("form")).to_be_hidden()
+    await expect(scenario_tab.page.get_by_test_id("form")).to_be_hidden()
 
 
-async def test_a_once_form_already_answered_says_so_on_load(tab: Tab) -> None:
-    page = tab.page
-    friend, friend_id = await joined(tab.sandbox, "花子")
+async def test_a_once_form_already_answered_says_so_on_load(scenario_tab: ScenarioTab) -> None:
+    page = scenario_tab.page
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
     await FormSubmission.create(
         friend_id=friend_id, form="アンケート", answers={"q": "よかった"}, submitted_at=clock.now()
     )
-    await tab.open("/liff/forms/アンケート", await tab.sandbox.id_token(friend.user_id))
+    await scenario_tab.open(
+        "/liff/forms/アンケート", await scenario_tab.sandbox.id_token(friend.user_id)
+    )
     await expect(page.get_by_test_id("notice")).to_have_text(
         "このフォームはすでに回答済みです。ご回答ありがとうございました。"
     )
     await expect(page.get_by_test_id("form")).to_be_hidden()
 
 
-async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(tab: Tab) -> None:
-    page = tab.page
-    friend, friend_id = await joined(tab.sandbox, "花子")
+async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(
+    scenario_tab: ScenarioTab,
+) -> None:
+    page = scenario_tab.page
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
     now = clock.now()
     await LessonProgress.create(
         friend_id=friend_id,
@@ -229,7 +211,9 @@ async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(tab: T
         friend_id=friend_id, course="料理コース", lesson="2", delivered_at=now
     )
 
-    await tab.open("/liff/lessons/料理コース", await tab.sandbox.id_token(friend.user_id))
+    await scenario_tab.open(
+        "/liff/lessons/料理コース", await scenario_tab.sandbox.id_token(friend.user_id)
+    )
 
     await expect(page.get_by_role("heading", name="これまでの動画")).to_be_visible()
     lessons = page.get_by_test_id("lesson")
@@ -245,14 +229,16 @@ async def test_the_lesson_page_lists_delivered_lessons_with_watched_marks(tab: T
     await expect(second.get_by_test_id("watched-mark")).to_have_text("未視聴")
     await expect(page.get_by_text("季節の献立")).to_have_count(0)
     await expect(page.get_by_test_id("empty")).to_be_hidden()
-    tab.only_local()
-    assert tab.errors == []
+    scenario_tab.only_local()
+    assert scenario_tab.errors == []
 
 
-async def test_the_lesson_page_has_an_empty_state(tab: Tab) -> None:
-    friend, _ = await joined(tab.sandbox, "太郎")
-    await tab.open("/liff/lessons/料理コース", await tab.sandbox.id_token(friend.user_id))
-    await expect(tab.page.get_by_test_id("empty")).to_have_text(
+async def test_the_lesson_page_has_an_empty_state(scenario_tab: ScenarioTab) -> None:
+    friend, _ = await joined(scenario_tab.sandbox, "太郎")
+    await scenario_tab.open(
+        "/liff/lessons/料理コース", await scenario_tab.sandbox.id_token(friend.user_id)
+    )
+    await expect(scenario_tab.page.get_by_test_id("empty")).to_have_text(
         "まだ届いたレッスンはありません。レッスンが届くと、ここに並びます。"
     )
-    await expect(tab.page.get_by_test_id("lesson")).to_have_count(0)
+    await expect(scenario_tab.page.get_by_test_id("lesson")).to_have_count(0)

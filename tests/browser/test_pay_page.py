@@ -4,15 +4,13 @@ completes a test payment through the sandbox's Stripe helper; it never leaves th
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from urllib.parse import parse_qs, quote, urlsplit
 
-import pytest
-from playwright.async_api import Browser, expect
+from playwright.async_api import expect
 
 from bot.crm.tags import current_tags
 from bot.services import Services
-from tests.browser.conftest import PhonePage, phone_page
+from tests.browser.conftest import ScenarioTab
 from tests.dsl import SandboxDriver, joined
 
 SCENARIO_TEXT = """
@@ -33,18 +31,11 @@ integrations:
 App = tuple[SandboxDriver, Services]
 
 
-@pytest.fixture
-async def phone(scenario_app: App, browser: Browser) -> AsyncIterator[PhonePage]:
-    sandbox, _ = scenario_app
-    async with phone_page(browser, sandbox.base_url) as page:
-        yield page
-
-
 async def test_the_pay_page_shows_the_friends_link_and_completes_a_test_payment(
-    scenario_app: App, phone: PhonePage
+    scenario_app: App, scenario_tab: ScenarioTab
 ) -> None:
     sandbox, services = scenario_app
-    page = phone.page
+    page = scenario_tab.page
     friend, friend_id = await joined(sandbox, "花子")
     token = await sandbox.id_token(friend.user_id)
     await page.goto(f"{sandbox.base_url}/liff/pay/{quote('入会')}#sandbox_id_token={token}")
@@ -66,15 +57,17 @@ async def test_the_pay_page_shows_the_friends_link_and_completes_a_test_payment(
     )
     assert await friend.texts(1) == ["ご入会ありがとうございます!"]
     assert await current_tags(friend_id) == ["決済完了者", "月額プラン"]
-    assert all(url.startswith(sandbox.base_url) for url in phone.requests), phone.requests
-    assert phone.errors == []
+    assert all(url.startswith(sandbox.base_url) for url in scenario_tab.requests), (
+        scenario_tab.requests
+    )
+    assert scenario_tab.errors == []
 
 
 async def test_without_a_token_or_for_an_unknown_link_the_page_says_why(
-    scenario_app: App, phone: PhonePage
+    scenario_app: App, scenario_tab: ScenarioTab
 ) -> None:
     sandbox, _ = scenario_app
-    page = phone.page
+    page = scenario_tab.page
     await page.goto(f"{sandbox.base_url}/liff/pay/{quote('入会')}")
     await expect(page.get_by_test_id("notice")).to_have_text(
         "LINEの認証情報がありません。LINEアプリからもう一度開いてください。"
@@ -85,4 +78,4 @@ async def test_without_a_token_or_for_an_unknown_link_the_page_says_why(
     await expect(page.get_by_test_id("notice")).to_have_text(
         "お支払いページが見つかりません。LINEのメニューやメッセージから開き直してください。"
     )
-    assert phone.errors == []
+    assert scenario_tab.errors == []

@@ -5,17 +5,14 @@ friend tagged. Requests leaving the server are blocked, except a stand-in shop's
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-import pytest
-from playwright.async_api import Browser, Page, Route, expect
+from playwright.async_api import Route, expect
 
 from bot.crm.tags import has_tag
 from bot.db.models import RouteArrival
 from bot.services import Services
-from tests.browser.conftest import phone_page
+from tests.browser.conftest import ScenarioTab
 from tests.dsl import SandboxDriver, friend_id_of, joined
 
 SCENARIO_TEXT = """
@@ -36,46 +33,25 @@ THANKS = "https://shop.example.com/thanks"
 App = tuple[SandboxDriver, Services]
 
 
-@dataclass
-class Tab:
-    page: Page
-    sandbox: SandboxDriver
-    requests: list[str]
-    errors: list[str]
+async def test_a_friend_is_tagged_and_told_they_are_a_friend_already(
+    scenario_tab: ScenarioTab,
+) -> None:
+    friend, friend_id = await joined(scenario_tab.sandbox, "花子")
 
-    async def open(self, path: str, token: str | None) -> None:
-        fragment = f"#sandbox_id_token={token}" if token else ""
-        await self.page.goto(f"{self.sandbox.base_url}{path}{fragment}")
+    await scenario_tab.open("/r/instagram", await scenario_tab.sandbox.id_token(friend.user_id))
 
-    def only_local(self) -> None:
-        origin = urlsplit(self.sandbox.base_url)
-        for url in self.requests:
-            parts = urlsplit(url)
-            assert (parts.scheme, parts.netloc) == (origin.scheme, origin.netloc), url
-
-
-@pytest.fixture
-async def tab(scenario_app: App, browser: Browser) -> AsyncIterator[Tab]:
-    sandbox, _ = scenario_app
-    async with phone_page(browser, sandbox.base_url) as phone:
-        yield Tab(phone.page, sandbox, phone.requests, phone.errors)
-
-
-async def test_a_friend_is_tagged_and_told_they_are_a_friend_already(tab: Tab) -> None:
-    friend, friend_id = await joined(tab.sandbox, "花子")
-
-    await tab.open("/r/instagram", await tab.sandbox.id_token(friend.user_id))
-
-    await expect(tab.page.get_by_test_id("done")).to_contain_text("友だち追加済みです")
-    address = urlsplit(tab.page.url)
+    await expect(scenario_tab.page.get_by_test_id("done")).to_contain_text("友だち追加済みです")
+    address = urlsplit(scenario_tab.page.url)
     assert address.path == "/liff/go/instagram"
     assert address.fragment == ""  # the token is taken out of the address
     assert await has_tag(friend_id, "Instagram流入")
-    tab.only_local()
-    assert tab.errors == []
+    scenario_tab.only_local()
+    assert scenario_tab.errors == []
 
 
-async def test_the_payment_thanks_page_trick_lands_on_the_shops_page(tab: Tab) -> None:
+async def test_the_payment_thanks_page_trick_lands_on_the_shops_page(
+    scenario_tab: ScenarioTab,
+) -> None:
     async def shop(route: Route) -> None:
         await route.fulfill(
             status=200,
@@ -83,24 +59,28 @@ async def test_the_payment_thanks_page_trick_lands_on_the_shops_page(tab: Tab) -
             body="<!doctype html><title>完了</title><h1>ご購入ありがとうございました</h1>",
         )
 
-    await tab.page.route(f"{THANKS}*", shop)
-    payer, payer_id = await joined(tab.sandbox, "購入者")
+    await scenario_tab.page.route(f"{THANKS}*", shop)
+    payer, payer_id = await joined(scenario_tab.sandbox, "購入者")
 
-    await tab.open("/r/thanks", await tab.sandbox.id_token(payer.user_id))
+    await scenario_tab.open("/r/thanks", await scenario_tab.sandbox.id_token(payer.user_id))
 
-    await expect(tab.page).to_have_url(THANKS)
-    await expect(tab.page.get_by_role("heading")).to_have_text("ご購入ありがとうございました")
+    await expect(scenario_tab.page).to_have_url(THANKS)
+    await expect(scenario_tab.page.get_by_role("heading")).to_have_text(
+        "ご購入ありがとうございました"
+    )
     assert await has_tag(payer_id, "決済完了者")
-    assert tab.errors == []
+    assert scenario_tab.errors == []
 
 
-async def test_a_visitor_not_yet_a_friend_goes_to_add_the_friend_then_arrives(tab: Tab) -> None:
-    newcomer = await tab.sandbox.friend("新人さん")
+async def test_a_visitor_not_yet_a_friend_goes_to_add_the_friend_then_arrives(
+    scenario_tab: ScenarioTab,
+) -> None:
+    newcomer = await scenario_tab.sandbox.friend("新人さん")
 
-    await tab.open("/r/instagram", await tab.sandbox.id_token(newcomer.user_id))
+    await scenario_tab.open("/r/instagram", await scenario_tab.sandbox.id_token(newcomer.user_id))
 
     # The sandbox's friend-add page is the chat simulator.
-    await expect(tab.page).to_have_url(re.compile(r"/sandbox$"))
+    await expect(scenario_tab.page).to_have_url(re.compile(r"/sandbox$"))
     assert await RouteArrival.all().count() == 0
     await newcomer.follow()
     await newcomer.received(1)
@@ -108,18 +88,22 @@ async def test_a_visitor_not_yet_a_friend_goes_to_add_the_friend_then_arrives(ta
     assert await has_tag(friend_id, "Instagram流入")
     arrival = await RouteArrival.get(route="instagram", friend_id=friend_id)
     assert arrival.new_friend
-    tab.only_local()
+    scenario_tab.only_local()
 
 
-async def test_without_a_token_the_page_says_to_open_it_from_line(tab: Tab) -> None:
-    await tab.open("/r/instagram", None)
-    await expect(tab.page.get_by_test_id("notice")).to_have_text(
+async def test_without_a_token_the_page_says_to_open_it_from_line(
+    scenario_tab: ScenarioTab,
+) -> None:
+    await scenario_tab.open("/r/instagram", None)
+    await expect(scenario_tab.page.get_by_test_id("notice")).to_have_text(
         "LINEの認証情報がありません。LINEアプリからもう一度開いてください。"
     )
     assert await RouteArrival.all().count() == 0
 
 
-async def test_an_unknown_route_says_so_in_japanese(tab: Tab) -> None:
-    await tab.open("/r/nothing", None)
-    await expect(tab.page.get_by_role("heading")).to_have_text("ページが見つかりません")
-    await expect(tab.page.get_by_test_id("notice")).to_contain_text("このリンクは見つかりません")
+async def test_an_unknown_route_says_so_in_japanese(scenario_tab: ScenarioTab) -> None:
+    await scenario_tab.open("/r/nothing", None)
+    await expect(scenario_tab.page.get_by_role("heading")).to_have_text("ページが見つかりません")
+    await expect(scenario_tab.page.get_by_test_id("notice")).to_contain_text(
+        "このリンクは見つかりません"
+    )

@@ -4,15 +4,13 @@ order, and the friend sees what a real payment or order brings."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Page, expect
 
 from bot.crm.tags import current_tags
 from bot.db.models import Friend
 from bot.services import Services
-from tests.browser.conftest import PhonePage, phone_page
+from tests.browser.conftest import ScenarioTab
 from tests.dsl import SandboxDriver
 
 SCENARIO_TEXT = """
@@ -35,13 +33,6 @@ integrations:
 App = tuple[SandboxDriver, Services]
 
 
-@pytest.fixture
-async def phone(scenario_app: App, browser: Browser) -> AsyncIterator[PhonePage]:
-    sandbox, _ = scenario_app
-    async with phone_page(browser, sandbox.base_url) as page:
-        yield page
-
-
 def bubble(page: Page, text: str):  # type: ignore[no-untyped-def]
     return page.locator('[data-testid="message-bubble"][data-direction="out"]').filter(
         has_text=text
@@ -49,10 +40,10 @@ def bubble(page: Page, text: str):  # type: ignore[no-untyped-def]
 
 
 async def test_payment_and_order_buttons_act_for_the_selected_friend(
-    scenario_app: App, phone: PhonePage
+    scenario_app: App, scenario_tab: ScenarioTab
 ) -> None:
     sandbox, _ = scenario_app
-    page = phone.page
+    page = scenario_tab.page
     await page.goto(f"{sandbox.base_url}/sandbox")
     await expect(page.get_by_test_id("connection-status")).to_have_attribute("data-state", "open")
     await page.get_by_test_id("new-friend-name").fill("連携 花子")
@@ -79,15 +70,15 @@ async def test_payment_and_order_buttons_act_for_the_selected_friend(
     await expect(bubble(page, "30ポイント")).to_be_visible()
     assert "商品A購入" in await current_tags(friend.id)
     assert (await Friend.get(id=friend.id)).points == 30
-    assert phone.errors == []
+    assert scenario_tab.errors == []
 
 
 @pytest.mark.parametrize("scenario_app", ["version: 1\nwelcome: [ようこそ]\n"], indirect=True)
 async def test_without_integrations_in_the_scenario_the_buttons_still_send_test_events(
-    scenario_app: App, phone: PhonePage
+    scenario_app: App, scenario_tab: ScenarioTab
 ) -> None:
     sandbox, _ = scenario_app
-    page = phone.page
+    page = scenario_tab.page
     await page.goto(f"{sandbox.base_url}/sandbox")
     await page.get_by_test_id("new-friend-name").fill("連携 次郎")
     await page.get_by_test_id("new-friend-button").click()
@@ -96,4 +87,4 @@ async def test_without_integrations_in_the_scenario_the_buttons_still_send_test_
     await page.get_by_test_id("simulate-payment").click()
     # The bot accepts the signed event; with nothing to do for it, nothing is sent.
     await expect(page.get_by_test_id("notice")).to_contain_text("決済のテストイベント")
-    assert phone.errors == []
+    assert scenario_tab.errors == []
